@@ -79,9 +79,9 @@ type ConceptRow struct {
 	// Labelled counts examples whose given label is this concept; Predicted those whose probability for
 	// it is at or above the threshold.
 	Labelled, Predicted int
-	TP, FN, FP         int
-	Recall, Precision  float64
-	F1                 float64
+	TP, FN, FP          int
+	Recall, Precision   float64
+	F1                  float64
 }
 
 // Report is everything Evaluate computes for one model on one dataset.
