@@ -1,0 +1,88 @@
+package view
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var setOptionRe = regexp.MustCompile(`chart\.setOption\((.*)\);\}\)\(\);</script>`)
+
+// TestEchartsRunsUnderNode loads the emitted library script in a Node.js VM whose global has a
+// RequireJS-style define (as in the classic notebook), checks that window.echarts appears and define is
+// untouched, then renders every emitted chart option with ECharts' server-side SVG renderer and checks
+// that the titles and labels come out. Skipped when node is not installed.
+func TestEchartsRunsUnderNode(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node not found on PATH: skipping the ECharts execution check")
+	}
+	labels := []string{"butterfly", "dog", "elephant"}
+	out := Row(
+		ConfusionMatrix(labels, [][]int{{5, 1, 0}, {0, 6, 1}, {1, 0, 7}}).Title("CM </script> test").Interactive(),
+		ROC().Series("model A", []float64{0, 0.1, 1}, []float64{0, 0.7, 1}).Interactive(),
+		Bars().Title("Comparison").Categories("accuracy", "F1").Group("linear", 0.9, 0.88).Group("cnn", 0.7, 0.69).Interactive(),
+		Line().Title("Loss").Values("train", []float64{1, 0.5, 0.25}).Values("validation", []float64{1.1, 0.7, 0.6}).Dashed().Interactive(),
+	).HTML()
+	scripts := scriptRe.FindAllString(out, -1)
+	if len(scripts) != 5 {
+		t.Fatalf("got %d <script> elements, want 1 library + 4 charts", len(scripts))
+	}
+	lib := strings.TrimSuffix(strings.TrimPrefix(scripts[0], "<script>"), "</script>")
+	var options []string
+	for _, m := range setOptionRe.FindAllStringSubmatch(out, -1) {
+		options = append(options, m[1])
+	}
+	if len(options) != 4 {
+		t.Fatalf("found %d setOption calls, want 4", len(options))
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "lib.js"), []byte(lib), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	js := `try {
+const vm = require("vm"), fs = require("fs");
+const ctx = {console, setTimeout, clearTimeout, setInterval, clearInterval};
+ctx.window = ctx; ctx.self = ctx;
+let defineCalls = 0;
+ctx.define = function() { defineCalls++; }; ctx.define.amd = {jQuery: true};
+const amdDefine = ctx.define;
+vm.createContext(ctx);
+vm.runInContext(fs.readFileSync(process.argv[2], "utf8"), ctx);
+if (!ctx.echarts || typeof ctx.echarts.init !== "function") throw new Error("window.echarts not set");
+if (defineCalls !== 0) throw new Error("the bundle called define()");
+if (ctx.define !== amdDefine) throw new Error("window.define not restored");
+const options = [` + strings.Join(options, ",\n") + `];
+for (const o of options) {
+  const c = ctx.echarts.init(null, null, {renderer: "svg", ssr: true, width: 600, height: 450});
+  c.setOption(o);
+  console.log(c.renderToSVGString());
+  c.dispose();
+}
+} catch (e) {
+  console.error("ERROR:", String(e && e.stack || e).slice(0, 1500));
+  process.exit(1);
+}
+`
+	script := filepath.Join(dir, "check.js")
+	if err := os.WriteFile(script, []byte(js), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := exec.Command(node, script, filepath.Join(dir, "lib.js")).CombinedOutput()
+	if err != nil {
+		tail := string(res)
+		if len(tail) > 1500 {
+			tail = tail[len(tail)-1500:]
+		}
+		t.Fatalf("node: %v\n...%s", err, tail)
+	}
+	svg := string(res)
+	for _, want := range []string{"CM &lt;/script&gt; test", "butterfly", "elephant", "True positive rate", "Comparison", "accuracy", "validation", "Loss"} {
+		if !strings.Contains(svg, want) {
+			t.Errorf("rendered SVG lacks %q", want)
+		}
+	}
+}

@@ -1,0 +1,361 @@
+package view
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/color"
+	"image/draw"
+	_ "image/gif" // decoders for gallery images
+	"image/jpeg"
+	_ "image/png"
+	"math"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/disintegration/imaging"
+	_ "golang.org/x/image/bmp"
+	_ "golang.org/x/image/webp"
+)
+
+// Item is one picture of a gallery. Give the image as a file path (Image), encoded bytes (Bytes) or a
+// decoded image (Picture); the first one set is used. Every string is escaped when rendered.
+type Item struct {
+	// ID identifies the item (shown as a tooltip together with the path).
+	ID string
+	// Image is the path of an image file (JPEG, PNG, GIF, BMP or WebP).
+	Image string
+	// Bytes holds an encoded image, used when Image is empty.
+	Bytes []byte
+	// Picture is a decoded image, used when Image and Bytes are empty.
+	Picture image.Image
+	// Caption is the first line under the thumbnail (e.g. the file name).
+	Caption string
+	// Label is a class label, shown on the second line.
+	Label string
+	// Score is a similarity or probability, shown next to the label when not zero.
+	Score float64
+	// Badge is a short text drawn on the thumbnail's corner (e.g. "✓", "wrong", "#3").
+	Badge string
+	// Color colours the border and badge: "#rgb", "#rrggbb" or a name (green, red, amber, orange,
+	// yellow, blue, grey, purple, black, white); ColorCorrect and ColorWrong are ready-made. Anything
+	// else is ignored.
+	Color string
+}
+
+// Paging is the position of one page in a list of items.
+type Paging struct {
+	// Page is the 0-based index of the page shown; Pages the number of pages (at least 1).
+	Page, Pages int
+	// PageSize is the number of items per page; Total the number of items.
+	PageSize, Total int
+	// Start and End delimit the items of the page: items[Start:End].
+	Start, End int
+}
+
+// NewPaging computes the page of index page (0-based, clamped into range) for total items shown
+// pageSize at a time (pageSize <= 0 means one page with everything).
+func NewPaging(total, pageSize, page int) Paging {
+	total = max(total, 0)
+	if pageSize <= 0 {
+		pageSize = max(total, 1)
+	}
+	pages := max(1, (total+pageSize-1)/pageSize)
+	page = min(max(page, 0), pages-1)
+	start := min(page*pageSize, total)
+	end := min(start+pageSize, total)
+	return Paging{Page: page, Pages: pages, PageSize: pageSize, Total: total, Start: start, End: end}
+}
+
+// String describes the page, e.g. "page 2 of 9, 430 items (49–96)".
+func (p Paging) String() string {
+	items := "items"
+	if p.Total == 1 {
+		items = "item"
+	}
+	if p.Total == 0 {
+		return "page 1 of 1, 0 items"
+	}
+	return fmt.Sprintf("page %d of %d, %d %s (%d–%d)", p.Page+1, p.Pages, p.Total, items, p.Start+1, p.End)
+}
+
+// GalleryView is a paged grid of image thumbnails with captions. Build it with Gallery.
+type GalleryView struct {
+	items     []Item
+	title     string
+	columns   int
+	pageSize  int
+	page      int
+	thumbSize int
+}
+
+// Default gallery settings.
+const (
+	DefaultGalleryColumns  = 6
+	DefaultGalleryPageSize = 48
+	DefaultThumbSize       = 128
+)
+
+// Gallery starts an empty gallery: 6 columns, 48 items per page, 128 px thumbnails, first page.
+func Gallery() *GalleryView {
+	return &GalleryView{columns: DefaultGalleryColumns, pageSize: DefaultGalleryPageSize, thumbSize: DefaultThumbSize}
+}
+
+// Add appends items.
+func (g *GalleryView) Add(items ...Item) *GalleryView { g.items = append(g.items, items...); return g }
+
+// Title sets the gallery title.
+func (g *GalleryView) Title(title string) *GalleryView { g.title = title; return g }
+
+// Columns sets the number of thumbnails per row (at least 1).
+func (g *GalleryView) Columns(n int) *GalleryView { g.columns = max(1, n); return g }
+
+// PageSize sets the number of items per page (<= 0: all items on one page).
+func (g *GalleryView) PageSize(n int) *GalleryView { g.pageSize = n; return g }
+
+// Page selects the page shown (0-based; clamped into range).
+func (g *GalleryView) Page(index int) *GalleryView { g.page = index; return g }
+
+// ThumbSize sets the largest side of thumbnails in pixels (16..1024; default 128).
+func (g *GalleryView) ThumbSize(px int) *GalleryView { g.thumbSize = min(max(px, 16), 1024); return g }
+
+// Paging returns the position of the page shown.
+func (g *GalleryView) Paging() Paging { return NewPaging(len(g.items), g.pageSize, g.page) }
+
+// Len returns the number of items (all pages).
+func (g *GalleryView) Len() int { return len(g.items) }
+
+// Show displays the gallery (see the package function Show) and returns the written file's path, if any.
+func (g *GalleryView) Show() (string, error) { return Show(g) }
+
+func (g *GalleryView) titleText() string { return g.title }
+
+// thumb is a loaded thumbnail (or the error that prevented it).
+type thumb struct {
+	img  image.Image
+	jpeg []byte
+	err  error
+}
+
+// loadImage decodes the item's image, honouring EXIF orientation for files and bytes.
+func (it Item) loadImage() (image.Image, error) {
+	switch {
+	case it.Image != "":
+		f, err := os.Open(it.Image)
+		if err != nil {
+			return nil, fmt.Errorf("opening gallery image: %w", err)
+		}
+		defer f.Close()
+		img, err := imaging.Decode(f, imaging.AutoOrientation(true))
+		if err != nil {
+			return nil, fmt.Errorf("decoding gallery image %q: %w", it.Image, err)
+		}
+		return img, nil
+	case len(it.Bytes) > 0:
+		img, err := imaging.Decode(bytes.NewReader(it.Bytes), imaging.AutoOrientation(true))
+		if err != nil {
+			return nil, fmt.Errorf("decoding gallery image bytes (%d bytes): %w", len(it.Bytes), err)
+		}
+		return img, nil
+	case it.Picture != nil:
+		return it.Picture, nil
+	}
+	return nil, fmt.Errorf("gallery item %q has no image (set Image, Bytes or Picture)", it.Caption)
+}
+
+// makeThumb loads an item and scales it down to fit size x size, flattened on white.
+func makeThumb(it Item, size int, wantJPEG bool) thumb {
+	img, err := it.loadImage()
+	if err != nil {
+		return thumb{err: err}
+	}
+	b := img.Bounds()
+	if b.Dx() > size || b.Dy() > size {
+		img = imaging.Fit(img, size, size, imaging.Linear)
+	}
+	flat := image.NewRGBA(image.Rect(0, 0, img.Bounds().Dx(), img.Bounds().Dy()))
+	draw.Draw(flat, flat.Bounds(), image.NewUniform(color.White), image.Point{}, draw.Src)
+	draw.Draw(flat, flat.Bounds(), img, img.Bounds().Min, draw.Over)
+	t := thumb{img: flat}
+	if wantJPEG {
+		var buf bytes.Buffer
+		if err := jpeg.Encode(&buf, flat, &jpeg.Options{Quality: 85}); err != nil {
+			return thumb{err: fmt.Errorf("encoding thumbnail: %w", err)}
+		}
+		t.jpeg = buf.Bytes()
+	}
+	return t
+}
+
+// thumbs loads the thumbnails of items in parallel.
+func thumbs(items []Item, size int, wantJPEG bool) []thumb {
+	out := make([]thumb, len(items))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(items)))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				out[i] = makeThumb(items[i], size, wantJPEG)
+			}
+		}()
+	}
+	for i := range items {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return out
+}
+
+func (it Item) subLine() string {
+	var parts []string
+	if it.Label != "" {
+		parts = append(parts, it.Label)
+	}
+	if it.Score != 0 {
+		parts = append(parts, formatScore(it.Score))
+	}
+	return strings.Join(parts, " · ")
+}
+
+func formatScore(s float64) string {
+	if math.Abs(s) < 10 {
+		return fmt.Sprintf("%.3f", s)
+	}
+	return fmt.Sprintf("%.1f", s)
+}
+
+// HTML returns the current page as an HTML grid with thumbnails embedded as JPEG data: URIs.
+func (g *GalleryView) HTML() string { return g.renderHTML(&renderCtx{}) }
+
+func (g *GalleryView) renderHTML(rc *renderCtx) string {
+	p := g.Paging()
+	page := g.items[p.Start:p.End]
+	ths := thumbs(page, g.thumbSize, true)
+	var b strings.Builder
+	b.WriteString(rc.style())
+	b.WriteString(`<div class="mlkv-gallery">`)
+	if g.title != "" {
+		fmt.Fprintf(&b, `<div class="mlkv-title">%s</div>`, esc(g.title))
+	}
+	fmt.Fprintf(&b, `<div class="mlkv-note">%s</div>`, esc(p.String()))
+	fmt.Fprintf(&b, `<div class="mlkv-grid" style="grid-template-columns:repeat(%d,%dpx)">`, g.columns, g.thumbSize+12)
+	for i, it := range page {
+		border := ""
+		badgeBg := "#555"
+		if css, _, ok := parseColor(it.Color); ok {
+			border = ` style="border-color:` + css + `"`
+			badgeBg = css
+		}
+		tip := strings.TrimSpace(strings.Join([]string{it.ID, it.Image}, " "))
+		fmt.Fprintf(&b, `<div class="mlkv-cell"%s title="%s">`, border, esc(tip))
+		if it.Badge != "" {
+			fmt.Fprintf(&b, `<span class="mlkv-badge" style="background:%s">%s</span>`, badgeBg, esc(it.Badge))
+		}
+		t := ths[i]
+		if t.err != nil {
+			fmt.Fprintf(&b, `<div class="mlkv-err" style="height:%dpx">%s</div>`, g.thumbSize, esc(t.err.Error()))
+		} else {
+			bw, bh := t.img.Bounds().Dx(), t.img.Bounds().Dy()
+			fmt.Fprintf(&b, `<div style="height:%dpx;display:flex;align-items:center"><img src="%s" width="%d" height="%d" alt="%s"></div>`,
+				g.thumbSize, dataURI("image/jpeg", t.jpeg), bw, bh, esc(it.Caption))
+		}
+		if it.Caption != "" {
+			fmt.Fprintf(&b, `<div class="mlkv-cap">%s</div>`, esc(it.Caption))
+		}
+		if s := it.subLine(); s != "" {
+			fmt.Fprintf(&b, `<div class="mlkv-sub">%s</div>`, esc(s))
+		}
+		b.WriteString(`</div>`)
+	}
+	b.WriteString(`</div></div>`)
+	return b.String()
+}
+
+// PNG draws the current page as a contact sheet.
+func (g *GalleryView) PNG() ([]byte, error) {
+	p := g.Paging()
+	page := g.items[p.Start:p.End]
+	ths := thumbs(page, g.thumbSize, false)
+	cols := max(1, min(g.columns, len(page)))
+	rows := max(1, (len(page)+cols-1)/cols)
+	cellW, cellH := float64(g.thumbSize+12), float64(g.thumbSize+12+30)
+	gap := 6.0
+	headH := 22.0
+	if g.title != "" {
+		headH += titleSize + 8
+	}
+	W := int(math.Max(2*padding+float64(cols)*cellW+float64(cols-1)*gap, 260))
+	H := int(2*padding + headH + float64(rows)*cellH + float64(rows-1)*gap)
+	c, err := newCanvas(W, H, colWhite)
+	if err != nil {
+		return nil, fmt.Errorf("gallery %q: %w", g.title, err)
+	}
+	y := padding
+	if g.title != "" {
+		c.text(c.fitText(g.title, float64(W)-2*padding, titleSize, true), padding, y, titleSize, true, colBlack, alignLeft, alignTop)
+		y += titleSize + 8
+	}
+	c.text(p.String(), padding, y, tickSize, false, colSubtle, alignLeft, alignTop)
+	y += 22
+	for i, it := range page {
+		x0 := padding + float64(i%cols)*(cellW+gap)
+		y0 := y + float64(i/cols)*(cellH+gap)
+		frameCol := color.Color(color.RGBA{0xdd, 0xdd, 0xdd, 0xff})
+		badgeCol := color.Color(color.RGBA{0x55, 0x55, 0x55, 0xff})
+		if _, col, ok := parseColor(it.Color); ok {
+			frameCol, badgeCol = col, col
+		}
+		c.fillRect(x0, y0, x0+cellW, y0+cellH, frameCol)
+		c.fillRect(x0+3, y0+3, x0+cellW-3, y0+cellH-3, colWhite)
+		t := ths[i]
+		if t.err != nil {
+			c.text(c.fitText("no image", cellW-10, tickSize, false), x0+cellW/2, y0+6+float64(g.thumbSize)/2, tickSize, false, color.RGBA{0xb0, 0, 0x20, 0xff}, alignCenter, alignMiddle)
+		} else {
+			b := t.img.Bounds()
+			ix := int(x0 + 6 + float64(g.thumbSize-b.Dx())/2)
+			iy := int(y0 + 6 + float64(g.thumbSize-b.Dy())/2)
+			draw.Draw(c.img, image.Rect(ix, iy, ix+b.Dx(), iy+b.Dy()), t.img, b.Min, draw.Src)
+		}
+		if it.Badge != "" {
+			c.badge(it.Badge, x0+cellW-5, y0+5, badgeCol)
+		}
+		ty := y0 + 6 + float64(g.thumbSize) + 3
+		c.text(c.fitText(it.Caption, cellW-8, 10, false), x0+5, ty, 10, false, colBlack, alignLeft, alignTop)
+		c.text(c.fitText(it.subLine(), cellW-8, 10, false), x0+5, ty+13, 10, false, colSubtle, alignLeft, alignTop)
+	}
+	return c.encodePNG()
+}
+
+// badge draws a small label with its top-right corner at (x1, y0). The check and cross marks, which the
+// Go fonts lack, are drawn as strokes; other missing glyphs become '?'.
+func (c *canvas) badge(text string, x1, y0 float64, bg color.Color) {
+	const h = 14.0
+	switch text {
+	case "✓", "✔", "✗", "✘", "×", "✕":
+		c.fillRect(x1-h, y0, x1, y0+h, bg)
+		if text == "✓" || text == "✔" {
+			c.polyline([]pt{{x1 - h + 3.5, y0 + 7.5}, {x1 - h + 6, y0 + 10.5}, {x1 - 3.5, y0 + 3.5}}, 2, colWhite, false)
+		} else {
+			c.line(x1-h+4, y0+4, x1-4, y0+h-4, 2, colWhite)
+			c.line(x1-4, y0+4, x1-h+4, y0+h-4, 2, colWhite)
+		}
+		return
+	}
+	f := c.face(10, true)
+	text = strings.Map(func(r rune) rune {
+		if _, ok := f.GlyphAdvance(r); !ok {
+			return '?'
+		}
+		return r
+	}, text)
+	text = c.fitText(text, 80, 10, true)
+	w := c.textWidth(text, 10, true) + 8
+	c.fillRect(x1-w, y0, x1, y0+h, bg)
+	c.text(text, x1-w/2, y0+h/2, 10, true, colWhite, alignCenter, alignMiddle)
+}
