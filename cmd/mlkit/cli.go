@@ -1,0 +1,551 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/visionnb/visionnb/mlkit"
+	"github.com/visionnb/visionnb/mlkit/dataset"
+	"github.com/visionnb/visionnb/mlkit/ingest"
+	"github.com/visionnb/visionnb/mlkit/store"
+)
+
+// Exit statuses.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+// AppEnv names the environment variable giving the default --app.
+const AppEnv = "MLKIT_APP"
+
+// usageError marks errors in how the command was called (exit status 2).
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+type command struct {
+	name, args, help string
+	run              func(c *cli, fs *flag.FlagSet, args []string) error
+	flags            func(c *cli, fs *flag.FlagSet)
+}
+
+// cli holds one invocation's state.
+type cli struct {
+	stdout, stderr io.Writer
+	app            string
+	json           bool
+	ctx            context.Context
+	// per-command flags
+	labelsFromFolders bool
+	label, concept    string
+	maxBytes          int64
+	maxPixels         int64
+	folders, zips     stringList
+	globs, urls       stringList
+	dataset           string
+	counts, fractions string
+	seed              int64
+	replace           bool
+	unlabelled        bool
+	create, del       stringList
+	rename            string
+	source, detail    string
+}
+
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+var commands = []command{
+	{name: "create", args: "[NAME|DIR]", help: "create an app (or check that it opens)", run: runCreate},
+	{name: "upload", args: "[SOURCE...]", help: "upload images; a SOURCE is a folder, file, glob, .zip or http(s) URL", run: runUpload,
+		flags: func(c *cli, fs *flag.FlagSet) {
+			fs.BoolVar(&c.labelsFromFolders, "labels-from-folders", false, "label each image with the name of its folder")
+			fs.StringVar(&c.label, "label", "", "label every uploaded image with this concept")
+			fs.Int64Var(&c.maxBytes, "max-bytes", ingest.DefaultMaxBytes, "largest accepted file in bytes")
+			fs.Int64Var(&c.maxPixels, "max-pixels", ingest.DefaultMaxPixels, "largest accepted width×height")
+			fs.Var(&c.folders, "folder", "upload a folder recursively (repeatable)")
+			fs.Var(&c.zips, "zip", "upload a zip archive (repeatable)")
+			fs.Var(&c.globs, "glob", "upload files matching a pattern (repeatable)")
+			fs.Var(&c.urls, "url", "upload an image from an http(s) URL (repeatable)")
+		}},
+	{name: "label", args: "--concept C ID...", help: "label inputs with a concept", run: runLabel,
+		flags: func(c *cli, fs *flag.FlagSet) {
+			fs.StringVar(&c.concept, "concept", "", "the concept (created when missing)")
+			fs.BoolVar(&c.replace, "replace", false, "make it the only label (fix a mislabel)")
+			fs.StringVar(&c.source, "source", "manual", "who labels: manual, search or model")
+			fs.StringVar(&c.detail, "detail", "", "the search query or model name")
+		}},
+	{name: "unlabel", args: "[--concept C] ID...", help: "remove a label (all labels without --concept)", run: runUnlabel,
+		flags: func(c *cli, fs *flag.FlagSet) {
+			fs.StringVar(&c.concept, "concept", "", "the concept to remove; all when empty")
+		}},
+	{name: "concepts", args: "", help: "list concepts; --create, --rename, --delete change them", run: runConcepts,
+		flags: func(c *cli, fs *flag.FlagSet) {
+			fs.Var(&c.create, "create", "create a concept (repeatable)")
+			fs.StringVar(&c.rename, "rename", "", "rename a concept: OLD=NEW")
+			fs.Var(&c.del, "delete", "delete a concept and its labels (repeatable)")
+		}},
+	{name: "inputs", args: "", help: "list inputs with their labels", run: runInputs,
+		flags: func(c *cli, fs *flag.FlagSet) {
+			fs.StringVar(&c.concept, "concept", "", "only inputs with this label")
+			fs.BoolVar(&c.unlabelled, "unlabelled", false, "only inputs without a label")
+		}},
+	{name: "split", args: "--counts T,V,T | --fractions T,V,T", help: "freeze a new stratified dataset version", run: runSplit,
+		flags: func(c *cli, fs *flag.FlagSet) {
+			fs.StringVar(&c.dataset, "dataset", "default", "dataset name")
+			fs.StringVar(&c.counts, "counts", "", "train,validation,test counts, e.g. 500,100,100")
+			fs.StringVar(&c.fractions, "fractions", "", "train,validation,test fractions, e.g. 0.7,0.15,0.15")
+			fs.Int64Var(&c.seed, "seed", 0, "seed of the deterministic assignment")
+		}},
+	{name: "stats", args: "", help: "count inputs per class and split", run: runStats,
+		flags: func(c *cli, fs *flag.FlagSet) {
+			fs.StringVar(&c.dataset, "dataset", "", "dataset whose latest version gives the split counts (default: the most recent)")
+		}},
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: mlkit COMMAND [--app NAME|DIR] [--json] [flags] [args]")
+	fmt.Fprintln(w, "\ncommands:")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, c := range commands {
+		fmt.Fprintf(tw, "  %s %s\t%s\n", c.name, c.args, c.help)
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(w, "\n--app defaults to $%s; a bare name lives under $%s (default ~/mlkit/apps).\n", AppEnv, mlkit.HomeEnv)
+	fmt.Fprintln(w, "Run 'mlkit COMMAND -h' for a command's flags. Exit status: 0 ok, 1 error, 2 usage.")
+}
+
+// run executes one command line and returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stdout)
+		return exitOK
+	}
+	var cmd *command
+	for i := range commands {
+		if commands[i].name == args[0] {
+			cmd = &commands[i]
+		}
+	}
+	if cmd == nil {
+		fmt.Fprintf(stderr, "mlkit: unknown command %q\n", args[0])
+		usage(stderr)
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	c := &cli{stdout: stdout, stderr: stderr, ctx: ctx}
+	fs := flag.NewFlagSet("mlkit "+cmd.name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.app, "app", os.Getenv(AppEnv), "app name or folder (default $"+AppEnv+")")
+	fs.BoolVar(&c.json, "json", false, "print machine-readable JSON")
+	if cmd.flags != nil {
+		cmd.flags(c, fs)
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: mlkit %s [flags] %s\n%s\n\nflags:\n", cmd.name, cmd.args, cmd.help)
+		fs.PrintDefaults()
+	}
+	positional, err := parseInterleaved(fs, args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		return exitUsage // flag already printed the problem
+	}
+	err = cmd.run(c, fs, positional)
+	var ue usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "mlkit %s: %v\n", cmd.name, err)
+		fs.Usage()
+		return exitUsage
+	default:
+		fmt.Fprintf(stderr, "mlkit %s: %v\n", cmd.name, err)
+		return exitError
+	}
+}
+
+// parseInterleaved parses flags that may come before, between or after positional arguments.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		if rest[0] == "--" || (len(args) > 0 && len(rest) < len(args) && args[len(args)-len(rest)-1] == "--") {
+			if rest[0] == "--" {
+				rest = rest[1:]
+			}
+			return append(positional, rest...), nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+}
+
+func (c *cli) openApp(positional ...string) (*mlkit.App, error) {
+	name := c.app
+	if name == "" && len(positional) > 0 {
+		name = positional[0]
+	}
+	if name == "" {
+		return nil, usagef("no app: pass --app NAME|DIR or set $%s", AppEnv)
+	}
+	return mlkit.Open(name)
+}
+
+func (c *cli) emit(v any, text func(w io.Writer)) error {
+	if c.json {
+		enc := json.NewEncoder(c.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(v); err != nil {
+			return fmt.Errorf("writing JSON: %w", err)
+		}
+		return nil
+	}
+	text(c.stdout)
+	return nil
+}
+
+func runCreate(c *cli, _ *flag.FlagSet, args []string) error {
+	if len(args) > 1 || (c.app != "" && len(args) == 1 && args[0] != c.app) {
+		return usagef("create takes one app name or folder")
+	}
+	app, err := c.openApp(args...)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	n, err := app.Store().CountInputs(c.ctx)
+	if err != nil {
+		return err
+	}
+	return c.emit(map[string]any{"app": app.Name, "dir": app.Dir(), "inputs": n}, func(w io.Writer) {
+		fmt.Fprintf(w, "app %s ready in %s (%d inputs)\n", app.Name, app.Dir(), n)
+	})
+}
+
+func runUpload(c *cli, _ *flag.FlagSet, args []string) error {
+	up := func(app *mlkit.App) *ingest.Upload {
+		u := app.Upload().MaxBytes(c.maxBytes).MaxPixels(c.maxPixels)
+		if c.labelsFromFolders {
+			u.LabelsFromFolders()
+		}
+		if c.label != "" {
+			u.Label(c.label)
+		}
+		for _, f := range c.folders {
+			u.Folder(f)
+		}
+		for _, z := range c.zips {
+			u.Zip(z)
+		}
+		for _, g := range c.globs {
+			u.Glob(g)
+		}
+		u.URL(c.urls...)
+		var files []string
+		for _, a := range args {
+			switch {
+			case strings.HasPrefix(a, "http://") || strings.HasPrefix(a, "https://"):
+				u.URL(a)
+			case strings.ContainsAny(a, "*?["):
+				u.Glob(a)
+			default:
+				if st, err := os.Stat(a); err == nil && st.IsDir() {
+					u.Folder(a)
+				} else if isZip(a) {
+					u.Zip(a)
+				} else {
+					files = append(files, a)
+				}
+			}
+		}
+		return u.Files(files...)
+	}
+	if len(args)+len(c.folders)+len(c.zips)+len(c.globs)+len(c.urls) == 0 {
+		return usagef("nothing to upload: give a folder, file, glob, zip or URL")
+	}
+	app, err := c.openApp()
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	rep, err := up(app).Run(c.ctx)
+	if rep != nil {
+		if perr := c.emit(rep, func(w io.Writer) {
+			for _, r := range rep.Rejected {
+				fmt.Fprintf(w, "rejected %s: %s: %s\n", r.Source, r.Reason, r.Message)
+			}
+			fmt.Fprintln(w, rep.Summary())
+		}); perr != nil && err == nil {
+			err = perr
+		}
+	}
+	return err
+}
+
+// isZip reports whether the file at p starts like a zip archive.
+func isZip(p string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, 4)
+	n, _ := io.ReadFull(f, head)
+	return n == 4 && string(head) == "PK\x03\x04"
+}
+
+func parseIDs(args []string) ([]int64, error) {
+	if len(args) == 0 {
+		return nil, usagef("no input ids given")
+	}
+	ids := make([]int64, 0, len(args))
+	for _, a := range args {
+		for _, part := range strings.Split(a, ",") {
+			if part == "" {
+				continue
+			}
+			id, err := strconv.ParseInt(part, 10, 64)
+			if err != nil || id <= 0 {
+				return nil, usagef("input id %q is not a positive integer", part)
+			}
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
+func runLabel(c *cli, _ *flag.FlagSet, args []string) error {
+	if c.concept == "" {
+		return usagef("--concept is required")
+	}
+	src := store.AnnotationSource(c.source)
+	if !src.Valid() || src == store.SourceFolder {
+		return usagef("--source %q: want manual, search or model", c.source)
+	}
+	ids, err := parseIDs(args)
+	if err != nil {
+		return err
+	}
+	app, err := c.openApp()
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	by := dataset.By{Source: src, Detail: c.detail}
+	var n int
+	if c.replace {
+		n, err = dataset.Relabel(c.ctx, app.Store(), c.concept, ids, by)
+	} else {
+		n, err = dataset.Label(c.ctx, app.Store(), c.concept, ids, by)
+	}
+	if err != nil {
+		return err
+	}
+	return c.emit(map[string]any{"concept": c.concept, "inputs": len(ids), "changed": n}, func(w io.Writer) {
+		fmt.Fprintf(w, "labelled %d of %d inputs as %s\n", n, len(ids), c.concept)
+	})
+}
+
+func runUnlabel(c *cli, _ *flag.FlagSet, args []string) error {
+	ids, err := parseIDs(args)
+	if err != nil {
+		return err
+	}
+	app, err := c.openApp()
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	n, err := app.Unlabel(c.concept, ids...)
+	if err != nil {
+		return err
+	}
+	return c.emit(map[string]any{"concept": c.concept, "inputs": len(ids), "removed": n}, func(w io.Writer) {
+		fmt.Fprintf(w, "removed %d labels from %d inputs\n", n, len(ids))
+	})
+}
+
+func runConcepts(c *cli, _ *flag.FlagSet, args []string) error {
+	if len(args) > 0 {
+		return usagef("concepts takes no arguments (use --create, --rename, --delete)")
+	}
+	app, err := c.openApp()
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	st := app.Store()
+	if len(c.create) > 0 {
+		if err := dataset.CreateConcepts(c.ctx, st, c.create...); err != nil {
+			return err
+		}
+	}
+	if c.rename != "" {
+		from, to, ok := strings.Cut(c.rename, "=")
+		if !ok {
+			return usagef("--rename %q: want OLD=NEW", c.rename)
+		}
+		if err := dataset.RenameConcept(c.ctx, st, from, to); err != nil {
+			return err
+		}
+	}
+	for _, d := range c.del {
+		if err := dataset.DeleteConcept(c.ctx, st, d); err != nil {
+			return err
+		}
+	}
+	cs, err := app.Concepts()
+	if err != nil {
+		return err
+	}
+	type row struct {
+		Name   string `json:"name"`
+		Inputs int    `json:"inputs"`
+	}
+	rows := make([]row, 0, len(cs))
+	for _, cc := range cs {
+		rows = append(rows, row{cc.Name, cc.Inputs})
+	}
+	return c.emit(rows, func(w io.Writer) {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "concept\tinputs")
+		for _, r := range rows {
+			fmt.Fprintf(tw, "%s\t%d\n", r.Name, r.Inputs)
+		}
+		_ = tw.Flush()
+	})
+}
+
+func runInputs(c *cli, _ *flag.FlagSet, args []string) error {
+	if len(args) > 0 {
+		return usagef("inputs takes no arguments")
+	}
+	app, err := c.openApp()
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	ins, err := app.Store().Inputs(c.ctx, store.InputFilter{Concept: c.concept, Unlabelled: c.unlabelled})
+	if err != nil {
+		return err
+	}
+	type row struct {
+		ID     int64    `json:"id"`
+		File   string   `json:"file_name"`
+		SHA256 string   `json:"sha256"`
+		Width  int      `json:"width"`
+		Height int      `json:"height"`
+		Format string   `json:"format"`
+		Labels []string `json:"labels"`
+		Source string   `json:"source"`
+	}
+	rows := make([]row, 0, len(ins))
+	for _, in := range ins {
+		rows = append(rows, row{in.ID, in.FileName, in.SHA256, in.Width, in.Height, in.Format, append([]string{}, in.Labels...), in.Source})
+	}
+	return c.emit(rows, func(w io.Writer) {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "id\tfile\tsize\tlabels")
+		for _, r := range rows {
+			fmt.Fprintf(tw, "%d\t%s\t%dx%d\t%s\n", r.ID, r.File, r.Width, r.Height, strings.Join(r.Labels, ","))
+		}
+		_ = tw.Flush()
+	})
+}
+
+func runSplit(c *cli, _ *flag.FlagSet, args []string) error {
+	if len(args) > 0 {
+		return usagef("split takes no arguments")
+	}
+	var spec dataset.SplitSpec
+	var err error
+	switch {
+	case (c.counts == "") == (c.fractions == ""):
+		return usagef("give exactly one of --counts and --fractions")
+	case c.counts != "":
+		spec, err = dataset.ParseCounts(c.counts)
+	default:
+		spec, err = dataset.ParseFractions(c.fractions)
+	}
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	app, err := c.openApp()
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	v, err := app.Split(c.dataset, spec.WithSeed(c.seed))
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"dataset": v.Dataset, "version": v.Number, "seed": v.Seed, "kept": v.Kept, "added": v.Added,
+		"dropped": v.Dropped, "counts": v.Counts}
+	return c.emit(out, func(w io.Writer) {
+		fmt.Fprintf(w, "dataset %s version %d (seed %d): train %d, validation %d, test %d (%d kept, %d new, %d dropped)\n",
+			v.Dataset, v.Number, v.Seed, v.Total(store.Train), v.Total(store.Validation), v.Total(store.Test), v.Kept, v.Added, v.Dropped)
+		var classes []string
+		seen := map[string]bool{}
+		for _, per := range v.Counts {
+			for cl := range per {
+				if !seen[cl] {
+					seen[cl] = true
+					classes = append(classes, cl)
+				}
+			}
+		}
+		sort.Strings(classes)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "class\ttrain\tvalidation\ttest\t")
+		for _, cl := range classes {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t\n", cl, v.Counts[store.Train][cl], v.Counts[store.Validation][cl], v.Counts[store.Test][cl])
+		}
+		_ = tw.Flush()
+	})
+}
+
+func runStats(c *cli, _ *flag.FlagSet, args []string) error {
+	if len(args) > 0 {
+		return usagef("stats takes no arguments")
+	}
+	app, err := c.openApp()
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	s, err := app.StatsFor(c.dataset)
+	if err != nil {
+		return err
+	}
+	return c.emit(s, func(w io.Writer) { fmt.Fprint(w, s.String()) })
+}

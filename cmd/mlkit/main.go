@@ -1,0 +1,20 @@
+// Command mlkit manages mlkit apps from the shell: create an app, upload images, label them, list
+// concepts and inputs, split a dataset version and print statistics.
+//
+//	mlkit create animals
+//	mlkit upload --app animals --labels-from-folders ./photos
+//	mlkit label --app animals --concept dog 12 13 14
+//	mlkit split --app animals --counts 500,100,100 --seed 42
+//	mlkit stats --app animals --json
+//
+// Every command takes --app (a name under $MLKIT_HOME, default ~/mlkit/apps, or a path; default
+// $MLKIT_APP) and --json. Exit status: 0 ok, 1 error, 2 usage.
+package main
+
+import (
+	"os"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}

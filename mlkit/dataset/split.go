@@ -1,0 +1,438 @@
+package dataset
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/visionnb/visionnb/mlkit/store"
+)
+
+// SplitSpec says how to split labelled inputs into train, validation and test: by counts or by fractions
+// (exactly one of them), stratified by label, with a seed.
+type SplitSpec struct {
+	// Counts are the sizes of train, validation and test; their sum may be less than the labelled inputs
+	// (the rest stay out of the version) but not more.
+	Counts []int `json:"counts,omitempty"`
+	// Fractions are the shares of train, validation and test; they sum to at most 1.
+	Fractions []float64 `json:"fractions,omitempty"`
+	// Seed makes the assignment deterministic: the same inputs and seed give the same split, whatever the
+	// order in which the inputs were added.
+	Seed int64 `json:"seed"`
+}
+
+// Counts returns a spec with these train, validation and test sizes and seed 0.
+func Counts(train, validation, test int) SplitSpec {
+	return SplitSpec{Counts: []int{train, validation, test}}
+}
+
+// Fractions returns a spec with these train, validation and test shares and seed 0.
+func Fractions(train, validation, test float64) SplitSpec {
+	return SplitSpec{Fractions: []float64{train, validation, test}}
+}
+
+// WithSeed returns the spec with another seed.
+func (s SplitSpec) WithSeed(seed int64) SplitSpec { s.Seed = seed; return s }
+
+// ParseCounts parses "500,100,100" (train, validation[, test]).
+func ParseCounts(s string) (SplitSpec, error) {
+	parts := strings.Split(s, ",")
+	if len(parts) < 2 || len(parts) > 3 {
+		return SplitSpec{}, fmt.Errorf("dataset: counts %q: want train,validation[,test]", s)
+	}
+	spec := SplitSpec{Counts: make([]int, 3)}
+	for i, p := range parts {
+		n, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil {
+			return SplitSpec{}, fmt.Errorf("dataset: counts %q: element %d: %w", s, i+1, err)
+		}
+		spec.Counts[i] = n
+	}
+	return spec, spec.Validate()
+}
+
+// ParseFractions parses "0.7,0.15,0.15" (train, validation[, test]).
+func ParseFractions(s string) (SplitSpec, error) {
+	parts := strings.Split(s, ",")
+	if len(parts) < 2 || len(parts) > 3 {
+		return SplitSpec{}, fmt.Errorf("dataset: fractions %q: want train,validation[,test]", s)
+	}
+	spec := SplitSpec{Fractions: make([]float64, 3)}
+	for i, p := range parts {
+		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil {
+			return SplitSpec{}, fmt.Errorf("dataset: fractions %q: element %d: %w", s, i+1, err)
+		}
+		spec.Fractions[i] = f
+	}
+	return spec, spec.Validate()
+}
+
+// Validate checks that exactly one of Counts and Fractions is set, with three non-negative values and a
+// positive sum (at most 1 for fractions).
+func (s SplitSpec) Validate() error {
+	switch {
+	case s.Counts != nil && s.Fractions != nil:
+		return fmt.Errorf("dataset: split spec has both counts and fractions")
+	case s.Counts != nil:
+		if len(s.Counts) != 3 {
+			return fmt.Errorf("dataset: split counts %v: want 3 values (train, validation, test)", s.Counts)
+		}
+		sum := 0
+		for _, c := range s.Counts {
+			if c < 0 {
+				return fmt.Errorf("dataset: split counts %v: negative count", s.Counts)
+			}
+			sum += c
+		}
+		if sum == 0 {
+			return fmt.Errorf("dataset: split counts %v: all zero", s.Counts)
+		}
+	case s.Fractions != nil:
+		if len(s.Fractions) != 3 {
+			return fmt.Errorf("dataset: split fractions %v: want 3 values (train, validation, test)", s.Fractions)
+		}
+		sum := 0.0
+		for _, f := range s.Fractions {
+			if f < 0 || math.IsNaN(f) {
+				return fmt.Errorf("dataset: split fractions %v: negative or NaN", s.Fractions)
+			}
+			sum += f
+		}
+		if sum <= 0 || sum > 1+1e-9 {
+			return fmt.Errorf("dataset: split fractions %v sum to %g, want more than 0 and at most 1", s.Fractions, sum)
+		}
+	default:
+		return fmt.Errorf("dataset: split spec has neither counts nor fractions")
+	}
+	return nil
+}
+
+// String formats the spec, e.g. "counts 500/100/100 seed 1".
+func (s SplitSpec) String() string {
+	if s.Counts != nil {
+		return fmt.Sprintf("counts %d/%d/%d seed %d", s.Counts[0], s.Counts[1], s.Counts[2], s.Seed)
+	}
+	if len(s.Fractions) == 3 {
+		return fmt.Sprintf("fractions %g/%g/%g seed %d", s.Fractions[0], s.Fractions[1], s.Fractions[2], s.Seed)
+	}
+	return "invalid split spec"
+}
+
+// totals returns the number of inputs per split for n inputs, plus the number left out as a 4th element.
+// For proportional use (later versions), counts act as proportions of their sum.
+func (s SplitSpec) totals(n int, proportional bool) ([]int, error) {
+	if s.Counts != nil && !proportional {
+		sum := s.Counts[0] + s.Counts[1] + s.Counts[2]
+		if sum > n {
+			return nil, fmt.Errorf("dataset: split asks for %d inputs (%d/%d/%d) but only %d labelled inputs are available",
+				sum, s.Counts[0], s.Counts[1], s.Counts[2], n)
+		}
+		return []int{s.Counts[0], s.Counts[1], s.Counts[2], n - sum}, nil
+	}
+	fr := s.Fractions
+	if s.Counts != nil {
+		sum := float64(s.Counts[0] + s.Counts[1] + s.Counts[2])
+		fr = []float64{float64(s.Counts[0]) / sum, float64(s.Counts[1]) / sum, float64(s.Counts[2]) / sum}
+	}
+	sum := fr[0] + fr[1] + fr[2]
+	total := n
+	if sum < 1-1e-9 {
+		total = int(math.Floor(sum*float64(n) + 1e-9))
+	}
+	t := largestRemainder([]float64{fr[0] * float64(n), fr[1] * float64(n), fr[2] * float64(n)}, total)
+	return append(t, n-total), nil
+}
+
+// largestRemainder rounds ideal values to integers that sum to total (Hamilton's method).
+func largestRemainder(ideal []float64, total int) []int {
+	out := make([]int, len(ideal))
+	type rem struct {
+		i int
+		f float64
+	}
+	rems := make([]rem, len(ideal))
+	sum := 0
+	for i, x := range ideal {
+		out[i] = int(math.Floor(x + 1e-9))
+		sum += out[i]
+		rems[i] = rem{i, x - float64(out[i])}
+	}
+	sort.SliceStable(rems, func(a, b int) bool { return rems[a].f > rems[b].f })
+	for k := 0; sum < total; k = (k + 1) % len(rems) {
+		out[rems[k].i]++
+		sum++
+	}
+	for k := len(rems) - 1; sum > total; k = (k + len(rems) - 1) % len(rems) {
+		if out[rems[k].i] > 0 {
+			out[rems[k].i]--
+			sum--
+		}
+	}
+	return out
+}
+
+// stratify returns how many inputs of each class go to each split: a matrix with row sums classSizes and
+// column sums splitTotals whose every entry is the floor or the ceiling of its proportional share
+// splitTotal×classSize/N (a controlled rounding, found as a max flow over the fractional parts).
+func stratify(classSizes, splitTotals []int) [][]int {
+	n := 0
+	for _, c := range classSizes {
+		n += c
+	}
+	C, K := len(classSizes), len(splitTotals)
+	out := make([][]int, C)
+	need := make([]int, C)   // per class: entries to round up
+	capS := make([]int, K)   // per split: entries to round up
+	frac := make([][]int, C) // remainders (numerators over n) of the ideal shares
+	for s := range K {
+		capS[s] = splitTotals[s]
+	}
+	for c := range C {
+		out[c] = make([]int, K)
+		frac[c] = make([]int, K)
+		need[c] = classSizes[c]
+		for s := range K {
+			if n > 0 {
+				out[c][s] = splitTotals[s] * classSizes[c] / n
+				frac[c][s] = splitTotals[s] * classSizes[c] % n
+			}
+			need[c] -= out[c][s]
+			capS[s] -= out[c][s]
+		}
+	}
+	// Bipartite flow: class c -> split s (capacity 1 where the share has a remainder).
+	flow := make([][]bool, C)
+	for c := range C {
+		flow[c] = make([]bool, K)
+	}
+	owner := func(s int) []int { // classes currently sending flow into split s
+		var cs []int
+		for c := range C {
+			if flow[c][s] {
+				cs = append(cs, c)
+			}
+		}
+		return cs
+	}
+	var augment func(c int, seen []bool) bool
+	augment = func(c int, seen []bool) bool {
+		order := make([]int, 0, K)
+		for s := range K {
+			if frac[c][s] > 0 && !flow[c][s] {
+				order = append(order, s)
+			}
+		}
+		sort.SliceStable(order, func(a, b int) bool { return frac[c][order[a]] > frac[c][order[b]] })
+		for _, s := range order {
+			if seen[s] {
+				continue
+			}
+			seen[s] = true
+			if capS[s] > 0 {
+				flow[c][s] = true
+				capS[s]--
+				return true
+			}
+			for _, other := range owner(s) {
+				// Move other's unit elsewhere, freeing this split for c.
+				flow[other][s] = false
+				if augment(other, seen) {
+					flow[c][s] = true
+					return true
+				}
+				flow[other][s] = true
+			}
+		}
+		return false
+	}
+	for c := range C {
+		for need[c] > 0 {
+			if !augment(c, make([]bool, K)) {
+				break // cannot happen when the inputs are consistent; the leftover goes to the last split
+			}
+			need[c]--
+		}
+	}
+	// Tally the rounded-up entries; a class left short (impossible for consistent totals) fills the last split.
+	for c := range C {
+		sum := 0
+		for s := range K {
+			out[c][s] = splitTotals[s] * classSizes[c] / max(n, 1)
+			if flow[c][s] {
+				out[c][s]++
+			}
+			sum += out[c][s]
+		}
+		out[c][K-1] += classSizes[c] - sum
+	}
+	return out
+}
+
+// rankKey orders inputs within a class for a seed, independently of insertion order.
+func rankKey(seed int64, sha string) string {
+	h := sha256.Sum256([]byte(strconv.FormatInt(seed, 10) + ":" + sha))
+	return hex.EncodeToString(h[:])
+}
+
+// Version is a dataset version with its per-split, per-class counts.
+type Version struct {
+	store.Version
+	// Counts[split][concept] is the number of members.
+	Counts map[store.Split]map[string]int `json:"counts"`
+	// Kept is how many members came unchanged from the previous version, Added how many were newly
+	// assigned, Dropped how many previous members are gone (input removed or no longer labelled).
+	Kept, Added, Dropped int
+}
+
+// Total returns the number of members in split.
+func (v *Version) Total(split store.Split) int {
+	t := 0
+	for _, n := range v.Counts[split] {
+		t += n
+	}
+	return t
+}
+
+// CreateVersion freezes a new version of the dataset called name (created when missing) over the labelled
+// active inputs, split by spec and stratified by label.
+//
+// The first version splits all labelled inputs per spec. A later version keeps every member of the
+// previous version in the same split (members whose input was removed or lost its label are dropped) and
+// splits only the inputs new since then, by the spec's proportions (counts act as proportions). Within each
+// class, inputs are ranked by SHA-256(seed, content hash), so the split depends only on the seed and the
+// content, not on upload order. An input with several labels is stratified under the first by name.
+func CreateVersion(ctx context.Context, st *store.Store, name string, spec SplitSpec) (*Version, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	specJSON, err := json.Marshal(spec)
+	if err != nil {
+		return nil, fmt.Errorf("dataset: encoding split spec: %w", err)
+	}
+	var result *Version
+	err = st.Tx(ctx, func(tx *store.Tx) error {
+		labels, err := tx.ActiveLabels(ctx)
+		if err != nil {
+			return err
+		}
+		primary := map[int64]store.Label{}
+		for _, l := range labels {
+			if _, ok := primary[l.InputID]; !ok { // first by concept name
+				primary[l.InputID] = l
+			}
+		}
+		var previous []store.Member
+		hasPrev := false
+		if prev, err := tx.Version(ctx, name, 0); err == nil {
+			hasPrev = true
+			if previous, err = tx.Members(ctx, prev.ID); err != nil {
+				return err
+			}
+		}
+		v, err := tx.CreateVersion(ctx, name, spec.Seed, string(specJSON))
+		if err != nil {
+			return err
+		}
+		result = &Version{Version: v, Counts: map[store.Split]map[string]int{}}
+		var members []store.Member
+		inPrev := map[int64]bool{}
+		for _, m := range previous {
+			inPrev[m.InputID] = true
+			l, ok := primary[m.InputID]
+			if !ok {
+				result.Dropped++
+				continue
+			}
+			members = append(members, store.Member{InputID: m.InputID, Split: m.Split, ConceptID: l.ConceptID, Concept: l.Concept})
+			result.Kept++
+		}
+		byClass := map[string][]store.Label{}
+		for _, l := range primary {
+			if !inPrev[l.InputID] {
+				byClass[l.Concept] = append(byClass[l.Concept], l)
+			}
+		}
+		classes := make([]string, 0, len(byClass))
+		sizes := []int{}
+		total := 0
+		for c := range byClass {
+			classes = append(classes, c)
+		}
+		sort.Strings(classes)
+		for _, c := range classes {
+			sizes = append(sizes, len(byClass[c]))
+			total += len(byClass[c])
+		}
+		if !hasPrev && total == 0 {
+			return fmt.Errorf("dataset: no labelled inputs to split into %q", name)
+		}
+		splitTotals, err := spec.totals(total, hasPrev)
+		if err != nil {
+			return err
+		}
+		alloc := stratify(sizes, splitTotals)
+		for ci, c := range classes {
+			items := byClass[c]
+			sort.Slice(items, func(a, b int) bool { return rankKey(spec.Seed, items[a].SHA256) < rankKey(spec.Seed, items[b].SHA256) })
+			k := 0
+			for si, split := range store.Splits {
+				for range alloc[ci][si] {
+					l := items[k]
+					k++
+					members = append(members, store.Member{InputID: l.InputID, Split: split, ConceptID: l.ConceptID, Concept: l.Concept})
+					result.Added++
+				}
+			}
+		}
+		if err := tx.AddMembers(ctx, v.ID, members); err != nil {
+			return err
+		}
+		for _, m := range members {
+			if result.Counts[m.Split] == nil {
+				result.Counts[m.Split] = map[string]int{}
+			}
+			result.Counts[m.Split][m.Concept]++
+		}
+		if err := tx.FreezeVersion(ctx, v.ID); err != nil {
+			return err
+		}
+		result.Frozen = true
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dataset: creating a version of %q (%s): %w", name, spec, err)
+	}
+	return result, nil
+}
+
+// OpenVersion returns version number of dataset name (0: the latest) with its counts.
+func OpenVersion(ctx context.Context, st *store.Store, name string, number int) (*Version, error) {
+	v, err := st.Version(ctx, name, number)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := st.Members(ctx, v.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := &Version{Version: v, Counts: map[store.Split]map[string]int{}}
+	for _, m := range ms {
+		if out.Counts[m.Split] == nil {
+			out.Counts[m.Split] = map[string]int{}
+		}
+		out.Counts[m.Split][m.Concept]++
+	}
+	return out, nil
+}
+
+// Members returns the members of a version: input, split and the label it had when the version was made.
+func Members(ctx context.Context, st *store.Store, v *Version) ([]store.Member, error) {
+	return st.Members(ctx, v.ID)
+}

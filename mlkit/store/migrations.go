@@ -1,0 +1,88 @@
+package store
+
+// Migration is one ordered schema change. Its version is its position in [migrations] plus one.
+type Migration struct {
+	// Name says what the migration does; it is recorded in schema_migrations.
+	Name string
+	// SQL holds one or more statements, run in a single transaction.
+	SQL string
+}
+
+// migrations is the ordered list of schema changes applied at Open. Adding a table for a later package
+// (embeddings, models, evaluations) is one append at the end; never edit or reorder an applied entry.
+var migrations = []Migration{
+	{Name: "core: inputs, concepts, annotations, datasets", SQL: schemaCore},
+}
+
+// SchemaVersion returns the schema version a freshly opened store has: the number of known migrations.
+func SchemaVersion() int { return len(migrations) }
+
+const schemaCore = `
+CREATE TABLE inputs (
+	id          INTEGER PRIMARY KEY,
+	sha256      TEXT    NOT NULL UNIQUE CHECK (length(sha256) = 64),
+	file_name   TEXT    NOT NULL,
+	source      TEXT    NOT NULL,
+	width       INTEGER NOT NULL CHECK (width > 0),
+	height      INTEGER NOT NULL CHECK (height > 0),
+	format      TEXT    NOT NULL,
+	bytes       INTEGER NOT NULL CHECK (bytes > 0),
+	orientation INTEGER NOT NULL DEFAULT 1 CHECK (orientation BETWEEN 1 AND 8),
+	added_at    TEXT    NOT NULL,
+	removed_at  TEXT
+);
+CREATE INDEX inputs_active ON inputs(removed_at, id);
+
+CREATE TABLE concepts (
+	id         INTEGER PRIMARY KEY,
+	name       TEXT NOT NULL UNIQUE CHECK (length(trim(name)) > 0),
+	created_at TEXT NOT NULL
+);
+
+CREATE TABLE annotations (
+	id         INTEGER PRIMARY KEY,
+	input_id   INTEGER NOT NULL REFERENCES inputs(id) ON DELETE CASCADE,
+	concept_id INTEGER NOT NULL REFERENCES concepts(id) ON DELETE CASCADE,
+	source     TEXT    NOT NULL CHECK (source IN ('manual', 'search', 'model', 'folder')),
+	detail     TEXT    NOT NULL DEFAULT '',
+	created_at TEXT    NOT NULL,
+	removed_at TEXT,
+	removed_by TEXT    NOT NULL DEFAULT ''
+);
+CREATE UNIQUE INDEX annotations_active ON annotations(input_id, concept_id) WHERE removed_at IS NULL;
+CREATE INDEX annotations_concept ON annotations(concept_id, removed_at);
+
+CREATE TABLE datasets (
+	id         INTEGER PRIMARY KEY,
+	name       TEXT NOT NULL UNIQUE CHECK (length(trim(name)) > 0),
+	created_at TEXT NOT NULL
+);
+
+CREATE TABLE dataset_versions (
+	id         INTEGER PRIMARY KEY,
+	dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+	version    INTEGER NOT NULL CHECK (version > 0),
+	seed       INTEGER NOT NULL,
+	spec       TEXT    NOT NULL,
+	created_at TEXT    NOT NULL,
+	frozen     INTEGER NOT NULL DEFAULT 0 CHECK (frozen IN (0, 1)),
+	UNIQUE (dataset_id, version)
+);
+
+CREATE TABLE version_members (
+	version_id INTEGER NOT NULL REFERENCES dataset_versions(id) ON DELETE CASCADE,
+	input_id   INTEGER NOT NULL REFERENCES inputs(id) ON DELETE CASCADE,
+	split      TEXT    NOT NULL CHECK (split IN ('train', 'validation', 'test')),
+	concept_id INTEGER REFERENCES concepts(id) ON DELETE SET NULL,
+	PRIMARY KEY (version_id, input_id)
+) WITHOUT ROWID;
+CREATE INDEX version_members_input ON version_members(input_id);
+
+-- A frozen version's membership cannot change (deleting the input itself still cascades).
+CREATE TRIGGER version_members_frozen_insert BEFORE INSERT ON version_members
+WHEN (SELECT frozen FROM dataset_versions WHERE id = NEW.version_id) = 1
+BEGIN SELECT RAISE(ABORT, 'dataset version is frozen'); END;
+CREATE TRIGGER version_members_frozen_update BEFORE UPDATE OF split, version_id, input_id ON version_members
+WHEN (SELECT frozen FROM dataset_versions WHERE id = OLD.version_id) = 1
+BEGIN SELECT RAISE(ABORT, 'dataset version is frozen'); END;
+`
