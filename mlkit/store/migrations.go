@@ -12,6 +12,7 @@ type Migration struct {
 // (embeddings, models, evaluations) is one append at the end; never edit or reorder an applied entry.
 var migrations = []Migration{
 	{Name: "core: inputs, concepts, annotations, datasets", SQL: schemaCore},
+	{Name: "embeddings cache", SQL: schemaEmbeddings},
 }
 
 // SchemaVersion returns the schema version a freshly opened store has: the number of known migrations.
@@ -85,4 +86,16 @@ BEGIN SELECT RAISE(ABORT, 'dataset version is frozen'); END;
 CREATE TRIGGER version_members_frozen_update BEFORE UPDATE OF split, version_id, input_id ON version_members
 WHEN (SELECT frozen FROM dataset_versions WHERE id = OLD.version_id) = 1
 BEGIN SELECT RAISE(ABORT, 'dataset version is frozen'); END;
+`
+
+const schemaEmbeddings = `
+CREATE TABLE embeddings (
+	input_id   INTEGER NOT NULL REFERENCES inputs(id) ON DELETE CASCADE,
+	model      TEXT    NOT NULL,
+	dim        INTEGER NOT NULL CHECK (dim > 0),
+	vector     BLOB    NOT NULL CHECK (length(vector) = 4 * dim),
+	created_at TEXT    NOT NULL,
+	PRIMARY KEY (input_id, model)
+) WITHOUT ROWID;
+CREATE INDEX embeddings_model ON embeddings(model);
 `

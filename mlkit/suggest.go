@@ -1,0 +1,185 @@
+package mlkit
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/visionnb/visionnb/mlkit/dataset"
+	"github.com/visionnb/visionnb/mlkit/embed"
+	"github.com/visionnb/visionnb/mlkit/search"
+	"github.com/visionnb/visionnb/mlkit/view"
+)
+
+// Suggestion proposes a concept for an unlabelled input, for review before Accept.
+type Suggestion struct {
+	InputID    int64
+	Concept    string
+	Confidence float64
+	Margin     float64
+}
+
+// Suggestions is a reviewable list of proposed labels, most confident first.
+type Suggestions struct {
+	app *App
+	// Source says how they were made (e.g. `zero-shot:clip "a photo of a {concept}"`); it is recorded
+	// as the labels' source detail when accepted.
+	Source string
+	Items  []Suggestion
+}
+
+// SuggestZeroShot proposes a concept for every unlabelled input from text prompts, with CLIP's
+// probabilities softmax(scale·cosine). It needs a cross-modal embedder; with an image-only model it
+// returns ErrNoTextTower (use SuggestFromLabels instead).
+func (a *App) SuggestZeroShot(model string, concepts []string, template string, opts ...embed.Options) (*Suggestions, error) {
+	o := embed.NewOptions()
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	if template == "" {
+		template = search.DefaultPrompt
+	}
+	em, err := embed.Get(model, o)
+	if err != nil {
+		return nil, fmt.Errorf("mlkit: zero-shot: %w", err)
+	}
+	te, ok := em.(embed.TextEmbedder)
+	if !ok {
+		return nil, fmt.Errorf("mlkit: zero-shot with %s: %w; use SuggestFromLabels, which works with any embedder once a few inputs per concept are labelled", model, ErrNoTextTower)
+	}
+	texts, err := te.EmbedTexts(search.Prompts(template, concepts))
+	if err != nil {
+		return nil, fmt.Errorf("mlkit: zero-shot prompts: %w", err)
+	}
+	scale := 100.0
+	if ls, ok := em.(interface{ LogitScale() float64 }); ok {
+		scale = ls.LogitScale()
+	}
+	return a.suggest(model, o, concepts, texts, scale, fmt.Sprintf("zero-shot:%s %q", model, template))
+}
+
+// SuggestFromLabels proposes, for every unlabelled input, the concept whose labelled examples' mean
+// embedding is nearest (a nearest-centroid classifier over the cached embeddings). It works with any
+// embedder; scale sharpens the softmax over cosine similarities (20 is a good default for CNN features).
+func (a *App) SuggestFromLabels(model string, scale float64, opts ...embed.Options) (*Suggestions, error) {
+	o := embed.NewOptions()
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	emb, err := a.Embed(model, o)
+	if err != nil {
+		return nil, err
+	}
+	labels, err := a.st.ActiveLabels(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("mlkit: suggestions: %w", err)
+	}
+	byConcept := map[string][][]float32{}
+	for _, l := range labels {
+		if v := emb.Vector(l.InputID); v != nil {
+			byConcept[l.Concept] = append(byConcept[l.Concept], v)
+		}
+	}
+	if len(byConcept) < 2 {
+		return nil, fmt.Errorf("mlkit: suggestions need labelled examples of at least 2 concepts, found %d: label a few inputs per concept first (e.g. with a search)", len(byConcept))
+	}
+	var concepts []string
+	for c := range byConcept {
+		concepts = append(concepts, c)
+	}
+	sort.Strings(concepts)
+	centroids := make([][]float32, len(concepts))
+	for i, c := range concepts {
+		centroids[i] = search.Mean(byConcept[c])
+	}
+	if scale <= 0 {
+		scale = 20
+	}
+	return a.suggest(model, o, concepts, centroids, scale, fmt.Sprintf("nearest-centroid:%s", model))
+}
+
+func (a *App) suggest(model string, o embed.Options, concepts []string, vecs [][]float32, scale float64, source string) (*Suggestions, error) {
+	emb, err := a.Embed(model, o)
+	if err != nil {
+		return nil, err
+	}
+	labels, err := a.st.ActiveLabels(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("mlkit: suggestions: %w", err)
+	}
+	labelled := map[int64]bool{}
+	for _, l := range labels {
+		labelled[l.InputID] = true
+	}
+	sug, err := search.ZeroShot(emb.Index, vecs, scale, func(id int64) bool { return !labelled[id] })
+	if err != nil {
+		return nil, fmt.Errorf("mlkit: suggestions: %w", err)
+	}
+	out := &Suggestions{app: a, Source: source}
+	for _, s := range sug {
+		out.Items = append(out.Items, Suggestion{InputID: s.ID, Concept: concepts[s.Concept], Confidence: s.Confidence, Margin: s.Margin})
+	}
+	return out, nil
+}
+
+// Show displays the suggestions (most confident first) for review.
+func (s *Suggestions) Show(page int) error {
+	g := view.Gallery().Columns(8).PageSize(48).ThumbSize(112).Page(page).
+		Title(fmt.Sprintf("%d suggested labels (%s)", len(s.Items), s.Source))
+	for _, it := range s.Items {
+		in, err := s.app.st.Input(context.Background(), it.InputID)
+		if err != nil {
+			return fmt.Errorf("mlkit: suggestion for input %d: %w", it.InputID, err)
+		}
+		color := view.ColorCorrect
+		if it.Confidence < 0.6 {
+			color = view.ColorUncertain
+		}
+		g.Add(view.Item{ID: fmt.Sprint(in.ID), Image: s.app.st.ThumbPath(in.SHA256), Caption: in.FileName,
+			Label: it.Concept, Score: it.Confidence, Color: color})
+	}
+	_, err := g.Show()
+	return err
+}
+
+// Accept labels every suggested input whose confidence is at least minConfidence (source "model", the
+// suggestion method as detail) and returns the number of labels added. Review first with Show; drop
+// single items with Reject.
+func (s *Suggestions) Accept(minConfidence float64) (int, error) {
+	byConcept := map[string][]int64{}
+	for _, it := range s.Items {
+		if it.Confidence >= minConfidence {
+			byConcept[it.Concept] = append(byConcept[it.Concept], it.InputID)
+		}
+	}
+	total := 0
+	for c, ids := range byConcept {
+		n, err := s.app.LabelFromModel(c, s.Source, ids...)
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// Reject drops suggestions for these inputs so Accept will not label them.
+func (s *Suggestions) Reject(inputIDs ...int64) {
+	drop := map[int64]bool{}
+	for _, id := range inputIDs {
+		drop[id] = true
+	}
+	kept := s.Items[:0]
+	for _, it := range s.Items {
+		if !drop[it.InputID] {
+			kept = append(kept, it)
+		}
+	}
+	s.Items = kept
+}
+
+// LabelFromModel labels inputs with concept as proposed by a model or suggestion method (recorded as the
+// labels' source, so they can be audited or undone).
+func (a *App) LabelFromModel(concept, model string, inputIDs ...int64) (int, error) {
+	return dataset.Label(context.Background(), a.st, concept, inputIDs, dataset.FromModel(model))
+}
