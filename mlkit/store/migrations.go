@@ -13,6 +13,7 @@ type Migration struct {
 var migrations = []Migration{
 	{Name: "core: inputs, concepts, annotations, datasets", SQL: schemaCore},
 	{Name: "embeddings cache", SQL: schemaEmbeddings},
+	{Name: "models, evaluations, selections", SQL: schemaModels},
 }
 
 // SchemaVersion returns the schema version a freshly opened store has: the number of known migrations.
@@ -98,4 +99,48 @@ CREATE TABLE embeddings (
 	PRIMARY KEY (input_id, model)
 ) WITHOUT ROWID;
 CREATE INDEX embeddings_model ON embeddings(model);
+`
+
+const schemaModels = `
+CREATE TABLE models (
+	id         INTEGER PRIMARY KEY,
+	name       TEXT NOT NULL UNIQUE CHECK (length(trim(name)) > 0),
+	kind       TEXT NOT NULL,             -- "head" (on embeddings) or "deep" (trained from images)
+	family     TEXT NOT NULL,             -- e.g. "linear", "resnet50", "efficientnet_b0"
+	embedder   TEXT NOT NULL DEFAULT '',  -- for heads: the embedder whose vectors they read
+	dataset    TEXT NOT NULL,
+	version    INTEGER NOT NULL,
+	dir        TEXT NOT NULL,             -- relative to the app folder
+	classes    TEXT NOT NULL,             -- JSON array of class names, in output order
+	config     TEXT NOT NULL DEFAULT '{}',
+	summary    TEXT NOT NULL DEFAULT '{}',-- JSON: wall time, img/s, best validation accuracy, backend
+	status     TEXT NOT NULL CHECK (status IN ('training', 'done', 'failed')),
+	created_at TEXT NOT NULL,
+	updated_at TEXT NOT NULL
+);
+
+CREATE TABLE evaluations (
+	id          INTEGER PRIMARY KEY,
+	model_id    INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+	dataset     TEXT NOT NULL,
+	version     INTEGER NOT NULL,
+	split       TEXT NOT NULL,
+	report      TEXT NOT NULL,              -- JSON of eval.Report
+	predictions BLOB NOT NULL,              -- JSON: ids, labels, probabilities
+	created_at  TEXT NOT NULL,
+	test_override TEXT NOT NULL DEFAULT '' -- for test-split evaluations beyond the first of the selected model: why
+);
+CREATE INDEX evaluations_lookup ON evaluations(model_id, dataset, version, split);
+
+CREATE TABLE selections (
+	id         INTEGER PRIMARY KEY,
+	dataset    TEXT NOT NULL,
+	version    INTEGER NOT NULL,
+	split      TEXT NOT NULL,
+	metric     TEXT NOT NULL,
+	model_id   INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+	value      REAL,
+	ranking    TEXT NOT NULL,  -- JSON: model names with their metric values
+	created_at TEXT NOT NULL
+);
 `

@@ -1,0 +1,615 @@
+package mlkit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/visionnb/visionnb/mlkit/eval"
+	"github.com/visionnb/visionnb/mlkit/store"
+	"github.com/visionnb/visionnb/mlkit/train"
+	"github.com/visionnb/visionnb/mlkit/view"
+)
+
+// Evaluation is a model's persisted evaluation on one split of a dataset version: the report the user
+// reads, and the predictions behind it (for drill-down into confusion-matrix cells and top losses).
+type Evaluation struct {
+	app     *App
+	ID      int64
+	Model   string
+	Dataset string
+	Version int
+	Split   string
+	Created time.Time
+	// Report holds every metric (see eval.Report), at Report.Threshold.
+	Report *eval.Report
+	// Predictions are the model's probabilities for each input of the split.
+	Predictions eval.Predictions
+	// TestOverride is non-empty when this is a test-split evaluation beyond the selected model's first:
+	// the reason given. Such results are flagged wherever they are shown.
+	TestOverride string
+	// Reused is true when the evaluation was read back from the app rather than computed now.
+	Reused bool
+}
+
+// EvalOption adjusts App.Evaluate.
+type EvalOption func(*evalOptions)
+
+type evalOptions struct {
+	threshold float64
+	override  string
+	recompute bool
+}
+
+// Threshold sets the probability at or above which a concept counts as predicted in the per-concept
+// table (default 0.5). Changing it recomputes every threshold metric from the stored predictions.
+func Threshold(t float64) EvalOption { return func(o *evalOptions) { o.threshold = t } }
+
+// OverrideTestRule allows a test-split evaluation the one-time rule would refuse (a second test run, or
+// a model that was not selected); the reason is recorded and the result is flagged in every report.
+func OverrideTestRule(reason string) EvalOption { return func(o *evalOptions) { o.override = reason } }
+
+// Recompute evaluates again even when a stored evaluation of the same model and data exists (not
+// allowed on the test split without OverrideTestRule).
+func Recompute() EvalOption { return func(o *evalOptions) { o.recompute = true } }
+
+// ErrTestRule is returned when a test-split evaluation would break the one-time test rule.
+var ErrTestRule = errors.New("the test split is for one final evaluation of the selected model")
+
+// Evaluate evaluates a saved model on one split ("train", "validation" or "test") of the latest version of
+// a dataset, stores the result in the app, and returns it. An evaluation already stored for the same model,
+// dataset version and split is returned as is (Recompute forces a new one). On the test split the result is
+// the final, one-time measure of the chosen model: the split must have a selected model (App.Select), only
+// that model may be evaluated, and only once; anything else needs OverrideTestRule(reason) and is flagged.
+func (a *App) Evaluate(model, dataset, split string, opts ...EvalOption) (*Evaluation, error) {
+	ctx := context.Background()
+	o := evalOptions{threshold: 0.5}
+	for _, f := range opts {
+		f(&o)
+	}
+	if indexOf([]string{string(store.Train), string(store.Validation), string(store.Test)}, split) < 0 {
+		return nil, fmt.Errorf("mlkit: evaluate: split %q: use train, validation or test", split)
+	}
+	m, err := a.st.Model(ctx, model)
+	if err != nil {
+		return nil, fmt.Errorf("mlkit: evaluate: %w", err)
+	}
+	if m.Status != "done" {
+		return nil, fmt.Errorf("mlkit: evaluate: model %q is %s, not trained to the end: train it again", model, m.Status)
+	}
+	v, members, err := a.versionMembers(dataset)
+	if err != nil {
+		return nil, err
+	}
+	prev, err := a.st.Evaluations(ctx, m.ID, dataset, v.Number, store.Split(split))
+	if err != nil {
+		return nil, err
+	}
+	override := ""
+	if split == string(store.Test) {
+		if override, err = a.testRule(ctx, m, dataset, v.Number, len(prev) > 0, o); err != nil {
+			return nil, err
+		}
+	}
+	if len(prev) > 0 && !(o.recompute && (split != string(store.Test) || o.override != "")) {
+		e, err := a.loadEvaluation(prev[len(prev)-1], m.Name)
+		if err != nil {
+			return nil, err
+		}
+		return e.WithThreshold(o.threshold)
+	}
+	preds, err := a.predict(m, members, store.Split(split))
+	if err != nil {
+		return nil, err
+	}
+	rep, err := eval.Evaluate(preds, eval.Options{Threshold: o.threshold})
+	if err != nil {
+		return nil, fmt.Errorf("mlkit: evaluating %q on %s v%d %s: %w", model, dataset, v.Number, split, err)
+	}
+	repJSON, err := json.Marshal(jsonReport(rep))
+	if err != nil {
+		return nil, err
+	}
+	predJSON, err := json.Marshal(preds)
+	if err != nil {
+		return nil, err
+	}
+	e := &Evaluation{app: a, Model: m.Name, Dataset: dataset, Version: v.Number, Split: split, Created: time.Now(),
+		Report: rep, Predictions: preds, TestOverride: override}
+	err = a.st.Tx(ctx, func(tx *store.Tx) error {
+		e.ID, err = tx.AddEvaluation(ctx, store.Evaluation{ModelID: m.ID, Dataset: dataset, Version: v.Number,
+			Split: store.Split(split), Report: repJSON, Predictions: predJSON, TestOverride: override})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// testRule enforces the one-time test evaluation and returns the override reason to record.
+func (a *App) testRule(ctx context.Context, m store.Model, dataset string, version int, already bool, o evalOptions) (string, error) {
+	sel, err := a.st.LatestSelection(ctx, dataset, version)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		if o.override == "" {
+			return "", fmt.Errorf("mlkit: %w: no model has been selected on %s v%d yet; compare the models on validation and pick one with app.Select(%q, \"validation\", metric, models...) first (or pass mlkit.OverrideTestRule(reason))", ErrTestRule, dataset, version, dataset)
+		}
+		return o.override, nil
+	case err != nil:
+		return "", err
+	}
+	if sel.ModelID != m.ID {
+		chosen, _ := a.st.ModelByID(ctx, sel.ModelID)
+		if o.override == "" {
+			return "", fmt.Errorf("mlkit: %w: %q was selected on %s v%d (by %s), not %q; evaluate %q on test, or pass mlkit.OverrideTestRule(reason) to look anyway (the result will be flagged)", ErrTestRule, chosen.Name, dataset, version, sel.Metric, m.Name, chosen.Name)
+		}
+		return o.override, nil
+	}
+	if already && o.recompute && o.override == "" {
+		return "", fmt.Errorf("mlkit: %w: %q was already evaluated on the test split of %s v%d; its result is final (pass mlkit.OverrideTestRule(reason) to evaluate again, flagged)", ErrTestRule, m.Name, dataset, version)
+	}
+	if already && o.recompute {
+		return o.override, nil
+	}
+	return "", nil
+}
+
+// predict runs a model on the labelled members of one split.
+func (a *App) predict(m store.Model, members []store.Member, split store.Split) (eval.Predictions, error) {
+	label := map[string]int{}
+	for i, c := range m.Classes {
+		label[c] = i
+	}
+	p := eval.Predictions{Classes: m.Classes}
+	var paths []string
+	var ids []int64
+	for _, mem := range members {
+		if mem.Split != split || mem.Concept == "" {
+			continue
+		}
+		l, ok := label[mem.Concept]
+		if !ok {
+			return p, fmt.Errorf("mlkit: evaluate %q: input %d is labelled %q, a class the model was not trained on (%s)", m.Name, mem.InputID, mem.Concept, strings.Join(m.Classes, ", "))
+		}
+		p.Labels = append(p.Labels, l)
+		p.IDs = append(p.IDs, mem.InputID)
+		ids = append(ids, mem.InputID)
+		paths = append(paths, a.st.BlobPath(mem.SHA256))
+	}
+	if len(ids) == 0 {
+		return p, fmt.Errorf("mlkit: evaluate %q: the %s split has no labelled inputs", m.Name, split)
+	}
+	pred, err := train.Load(filepath.Join(a.Dir(), m.Dir))
+	if err != nil {
+		return p, fmt.Errorf("mlkit: loading model %q: %w", m.Name, err)
+	}
+	switch m.Kind {
+	case KindHead:
+		emb, err := a.Embed(m.Embedder)
+		if err != nil {
+			return p, err
+		}
+		vecs := make([][]float32, len(ids))
+		for i, id := range ids {
+			if vecs[i] = emb.Vector(id); vecs[i] == nil {
+				return p, fmt.Errorf("mlkit: evaluate %q: input %d has no %s embedding", m.Name, id, m.Embedder)
+			}
+		}
+		p.Probs, err = pred.PredictVectors(vecs)
+		if err != nil {
+			return p, fmt.Errorf("mlkit: predicting with %q: %w", m.Name, err)
+		}
+	default:
+		pred.SetCacheDir(filepath.Join(a.Dir(), "cache", "pixels"))
+		p.Probs, err = pred.Predict(paths)
+		if err != nil {
+			return p, fmt.Errorf("mlkit: predicting with %q: %w", m.Name, err)
+		}
+	}
+	return p, nil
+}
+
+func (a *App) loadEvaluation(se store.Evaluation, model string) (*Evaluation, error) {
+	e := &Evaluation{app: a, ID: se.ID, Model: model, Dataset: se.Dataset, Version: se.Version, Split: string(se.Split),
+		Created: se.Created, TestOverride: se.TestOverride, Reused: true}
+	if err := json.Unmarshal(se.Predictions, &e.Predictions); err != nil {
+		return nil, fmt.Errorf("mlkit: reading evaluation %d: %w", se.ID, err)
+	}
+	return e, nil
+}
+
+// WithThreshold returns the evaluation with every threshold metric recomputed at t (no model run).
+func (e *Evaluation) WithThreshold(t float64) (*Evaluation, error) {
+	rep, err := eval.Evaluate(e.Predictions, eval.Options{Threshold: t})
+	if err != nil {
+		return nil, err
+	}
+	c := *e
+	c.Report = rep
+	return &c, nil
+}
+
+// jsonReport replaces NaN (not representable in JSON) with nil-able values for storage.
+func jsonReport(r *eval.Report) map[string]any {
+	f := func(x float64) any {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil
+		}
+		return x
+	}
+	return map[string]any{"classes": r.Classes, "examples": r.Examples, "threshold": r.Threshold, "accuracy": f(r.Accuracy),
+		"top5": f(r.Top5), "macro_roc_auc": f(r.MacroROCAUC), "macro_f1": f(r.MacroF1), "log_loss": f(r.LogLoss), "ece": f(r.ECE),
+		"confusion": r.Confusion}
+}
+
+// Flag is the warning shown with a flagged test result ("" when not flagged).
+func (e *Evaluation) Flag() string {
+	if e.TestOverride == "" {
+		return ""
+	}
+	return fmt.Sprintf("⚠ flagged: test evaluation outside the one-time rule (%s)", e.TestOverride)
+}
+
+// Title is a one-line description of what was evaluated.
+func (e *Evaluation) Title() string {
+	t := fmt.Sprintf("%s on %s v%d %s (%d images)", e.Model, e.Dataset, e.Version, e.Split, e.Report.Examples)
+	if f := e.Flag(); f != "" {
+		t += " — " + f
+	}
+	return t
+}
+
+// String summarises the headline metrics in one line.
+func (e *Evaluation) String() string {
+	return fmt.Sprintf("%s: accuracy %.3f, macro ROC AUC %.3f, macro F1 %.3f, ECE %.3f", e.Title(), e.Report.Accuracy,
+		e.Report.MacroROCAUC, e.Report.MacroF1, e.Report.ECE)
+}
+
+// ConceptTable is the per-concept table at the report's threshold, with a total row.
+func (e *Evaluation) ConceptTable() *view.TableView {
+	r := e.Report
+	t := view.Table("concept", "ROC AUC", "labelled", "predicted", "TP", "FN", "FP", "recall", "precision", "F1").
+		Title(fmt.Sprintf("%s — per concept at threshold %.2f", e.Title(), r.Threshold)).FloatFormat("%.3f")
+	for _, c := range append(append([]eval.ConceptRow(nil), r.Concepts...), r.Total) {
+		t.Row(c.Concept, c.ROCAUC, c.Labelled, c.Predicted, c.TP, c.FN, c.FP, c.Recall, c.Precision, c.F1)
+	}
+	return t.HighlightRow(len(r.Concepts))
+}
+
+// ConfusionMatrix is the counts matrix (rows actual, columns predicted).
+func (e *Evaluation) ConfusionMatrix() *view.HeatmapChart {
+	return view.ConfusionMatrix(e.Report.Classes, e.Report.Confusion).Title(e.Model+" — "+e.Split+" counts").Size(460, 400)
+}
+
+// ProbabilityMatrix is the average predicted probability of each column class over each row's images.
+func (e *Evaluation) ProbabilityMatrix() *view.HeatmapChart {
+	return view.Heatmap(e.Report.AvgProb).RowLabels(e.Report.Classes...).ColLabels(e.Report.Classes...).
+		XLabel("Predicted").YLabel("Actual").Format("%.2f").ColorRange(0, 1).
+		Title(e.Model+" — "+e.Split+" mean probability").Size(460, 400)
+}
+
+// Show displays the headline metrics, the per-concept table and both confusion matrices.
+func (e *Evaluation) Show() error {
+	fmt.Println(e.String())
+	if _, err := view.Show(e.ConceptTable()); err != nil {
+		return err
+	}
+	_, err := view.Show(view.Row(e.ConfusionMatrix(), e.ProbabilityMatrix()))
+	return err
+}
+
+// ShowCurves displays the ROC and precision-recall curves of every concept.
+func (e *Evaluation) ShowCurves() error {
+	roc := view.ROC().Title(e.Model+" — ROC, "+e.Split).Size(460, 380)
+	pr := view.PR().Title(e.Model+" — precision-recall, "+e.Split).Size(460, 380)
+	for c, name := range e.Predictions.Classes {
+		scores, pos := column(e.Predictions, c)
+		var x, y, rx, ry []float64
+		for _, p := range eval.ROCCurve(scores, pos) {
+			x, y = append(x, p.X), append(y, p.Y)
+		}
+		for _, p := range eval.PRCurve(scores, pos) {
+			rx, ry = append(rx, p.X), append(ry, p.Y)
+		}
+		if len(x) > 0 {
+			roc.Series(fmt.Sprintf("%s (%.3f)", name, e.Report.Concepts[c].ROCAUC), x, y)
+		}
+		if len(rx) > 0 {
+			pr.Series(fmt.Sprintf("%s (AP %.3f)", name, e.Report.Concepts[c].AveragePrecision), rx, ry)
+		}
+	}
+	_, err := view.Show(view.Row(roc, pr))
+	return err
+}
+
+func column(p eval.Predictions, c int) ([]float32, []bool) {
+	s := make([]float32, len(p.Labels))
+	pos := make([]bool, len(p.Labels))
+	for i := range p.Labels {
+		s[i], pos[i] = p.Probs[i][c], p.Labels[i] == c
+	}
+	return s, pos
+}
+
+// probCaption lists an example's per-concept probabilities, highest first.
+func probCaption(classes []string, probs []float32) string {
+	type cp struct {
+		c string
+		p float32
+	}
+	var xs []cp
+	for i, c := range classes {
+		xs = append(xs, cp{c, probs[i]})
+	}
+	for i := range xs {
+		for j := i + 1; j < len(xs); j++ {
+			if xs[j].p > xs[i].p {
+				xs[i], xs[j] = xs[j], xs[i]
+			}
+		}
+	}
+	var parts []string
+	for _, x := range xs[:min(3, len(xs))] {
+		parts = append(parts, fmt.Sprintf("%s %.2f", x.c, x.p))
+	}
+	return strings.Join(parts, " · ")
+}
+
+func (e *Evaluation) gallery(idx []int, title string) (*view.GalleryView, error) {
+	g := view.Gallery().Title(title).Columns(6).PageSize(36).ThumbSize(128)
+	for _, i := range idx {
+		in, err := e.app.st.Input(context.Background(), e.Predictions.IDs[i])
+		if err != nil {
+			return nil, err
+		}
+		pred := e.Predictions.Argmax(i)
+		color := view.ColorCorrect
+		if pred != e.Predictions.Labels[i] {
+			color = view.ColorWrong
+		}
+		g.Add(view.Item{ID: fmt.Sprint(in.ID), Image: e.app.st.ThumbPath(in.SHA256),
+			Caption: fmt.Sprintf("#%d %s", in.ID, in.FileName),
+			Label:   fmt.Sprintf("%s→%s: %s", e.Predictions.Classes[e.Predictions.Labels[i]], e.Predictions.Classes[pred], probCaption(e.Predictions.Classes, e.Predictions.Probs[i])),
+			Color:   color})
+	}
+	return g, nil
+}
+
+// ShowCell displays the images behind one confusion-matrix cell (actual row, predicted column) with
+// their probabilities: the place to find mislabels and fix them with app.Relabel.
+func (e *Evaluation) ShowCell(actual, predicted string) error {
+	ai, pi := indexOf(e.Predictions.Classes, actual), indexOf(e.Predictions.Classes, predicted)
+	if ai < 0 || pi < 0 {
+		return fmt.Errorf("mlkit: unknown concept in cell (%q, %q); concepts: %s", actual, predicted, strings.Join(e.Predictions.Classes, ", "))
+	}
+	idx := eval.Cell(e.Predictions, ai, pi)
+	g, err := e.gallery(idx, fmt.Sprintf("%s: actual %s, predicted %s — %d images", e.Title(), actual, predicted, len(idx)))
+	if err != nil {
+		return err
+	}
+	_, err = g.Show()
+	return err
+}
+
+// ShowTopLosses displays the n images the model got most confidently wrong (or least right).
+func (e *Evaluation) ShowTopLosses(n int) error {
+	var idx []int
+	for _, l := range eval.TopLosses(e.Predictions, n) {
+		idx = append(idx, l.Index)
+	}
+	g, err := e.gallery(idx, fmt.Sprintf("%s: top %d losses", e.Title(), len(idx)))
+	if err != nil {
+		return err
+	}
+	_, err = g.Show()
+	return err
+}
+
+func indexOf(xs []string, x string) int {
+	for i, y := range xs {
+		if y == x {
+			return i
+		}
+	}
+	return -1
+}
+
+// Comparison is several models evaluated on the same split, side by side.
+type Comparison struct {
+	Dataset, Split string
+	Evaluations    []*Evaluation
+}
+
+// Compare evaluates (or reuses the stored evaluations of) every model on one split of a dataset.
+func (a *App) Compare(dataset, split string, models ...string) (*Comparison, error) {
+	if len(models) == 0 {
+		ms, err := a.Models()
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range ms {
+			if m.Status == "done" && m.Dataset == dataset {
+				models = append(models, m.Name)
+			}
+		}
+	}
+	c := &Comparison{Dataset: dataset, Split: split}
+	for _, m := range models {
+		e, err := a.Evaluate(m, dataset, split)
+		if err != nil {
+			return nil, err
+		}
+		c.Evaluations = append(c.Evaluations, e)
+	}
+	return c, nil
+}
+
+// Table is the side-by-side table of headline metrics.
+func (c *Comparison) Table() *view.TableView {
+	t := view.Table("model", "accuracy", "macro ROC AUC", "macro F1", "log loss", "ECE", "images").
+		Title(fmt.Sprintf("Models on %s %s", c.Dataset, c.Split)).FloatFormat("%.3f")
+	for _, e := range c.Evaluations {
+		r := e.Report
+		t.Row(e.Model, r.Accuracy, r.MacroROCAUC, r.MacroF1, r.LogLoss, r.ECE, r.Examples)
+	}
+	return t
+}
+
+// Show displays the table, the confusion matrices next to each other, and a bar chart of the metrics.
+func (c *Comparison) Show() error {
+	if _, err := view.Show(c.Table()); err != nil {
+		return err
+	}
+	var mats []view.Renderable
+	var names []string
+	var acc, auc, f1 []float64
+	for _, e := range c.Evaluations {
+		mats = append(mats, e.ConfusionMatrix().Size(400, 360))
+		names = append(names, e.Model)
+		acc, auc, f1 = append(acc, e.Report.Accuracy), append(auc, e.Report.MacroROCAUC), append(f1, e.Report.MacroF1)
+	}
+	if _, err := view.Show(view.Row(mats...).Title("Confusion matrices, " + c.Split)); err != nil {
+		return err
+	}
+	bars := view.Bars().Title("Headline metrics, "+c.Split).Categories(names...).
+		Group("accuracy", acc...).Group("macro ROC AUC", auc...).Group("macro F1", f1...).YRange(0, 1).Size(640, 360)
+	_, err := view.Show(bars)
+	return err
+}
+
+// Choice is a recorded model selection.
+type Choice struct {
+	*eval.Choice
+	Dataset, Split string
+	Version        int
+}
+
+// Select picks the best of the compared models on a split (validation, normally) by a named metric
+// (mlkit uses eval's names: "macro_roc_auc", "accuracy", "macro_f1", "log_loss", "ece"), records the
+// choice in the app, and returns it. The selected model is the one the test split may then evaluate.
+func (a *App) Select(dataset, split, metric string, models ...string) (*Choice, error) {
+	if split == string(store.Test) {
+		return nil, fmt.Errorf("mlkit: select on validation, not on test: choosing by test results would make the test score optimistic")
+	}
+	cmp, err := a.Compare(dataset, split, models...)
+	if err != nil {
+		return nil, err
+	}
+	var cands []eval.Candidate
+	for _, e := range cmp.Evaluations {
+		cands = append(cands, eval.Candidate{Model: e.Model, Report: e.Report})
+	}
+	ch, err := eval.Select(cands, metric)
+	if err != nil {
+		return nil, fmt.Errorf("mlkit: select: %w", err)
+	}
+	ctx := context.Background()
+	winner, err := a.st.Model(ctx, ch.Winner)
+	if err != nil {
+		return nil, err
+	}
+	var ranking []map[string]any
+	for _, c := range ch.Ranking {
+		v, _, _ := c.Report.Metric(metric)
+		ranking = append(ranking, map[string]any{"model": c.Model, metric: nanToNil(v)})
+	}
+	rj, _ := json.Marshal(ranking)
+	version := cmp.Evaluations[0].Version
+	err = a.st.Tx(ctx, func(tx *store.Tx) error {
+		_, err := tx.AddSelection(ctx, store.Selection{Dataset: dataset, Version: version, Split: store.Split(split),
+			Metric: metric, ModelID: winner.ID, Value: ch.Value, Ranking: rj})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Choice{Choice: ch, Dataset: dataset, Split: split, Version: version}, nil
+}
+
+func nanToNil(x float64) any {
+	if math.IsNaN(x) {
+		return nil
+	}
+	return x
+}
+
+// Show displays the ranking and the choice.
+func (c *Choice) Show() error {
+	t := view.Table("rank", "model", c.Metric, "accuracy").Title(fmt.Sprintf("Selected on %s v%d %s by %s: %s", c.Dataset, c.Version, c.Split, c.Metric, c.Winner)).FloatFormat("%.3f")
+	for i, r := range c.Ranking {
+		v, _, _ := r.Report.Metric(c.Metric)
+		t.Row(i+1, r.Model, v, r.Report.Accuracy)
+	}
+	_, err := view.Show(t.HighlightRow(0))
+	return err
+}
+
+// TestRecord says how the test split of a dataset version has been used: which model was selected and
+// every test evaluation, flagged ones included.
+type TestRecord struct {
+	Dataset  string
+	Version  int
+	Selected string
+	Metric   string
+	Runs     []*Evaluation
+}
+
+// TestHistory returns the test-split record of a dataset's latest version.
+func (a *App) TestHistory(dataset string) (*TestRecord, error) {
+	ctx := context.Background()
+	v, err := a.st.Version(ctx, dataset, 0)
+	if err != nil {
+		return nil, fmt.Errorf("mlkit: dataset %q: %w", dataset, err)
+	}
+	rec := &TestRecord{Dataset: dataset, Version: v.Number}
+	if sel, err := a.st.LatestSelection(ctx, dataset, v.Number); err == nil {
+		m, _ := a.st.ModelByID(ctx, sel.ModelID)
+		rec.Selected, rec.Metric = m.Name, sel.Metric
+	}
+	evs, err := a.st.Evaluations(ctx, 0, dataset, v.Number, store.Test)
+	if err != nil {
+		return nil, err
+	}
+	for _, se := range evs {
+		m, _ := a.st.ModelByID(ctx, se.ModelID)
+		e, err := a.loadEvaluation(se, m.Name)
+		if err != nil {
+			return nil, err
+		}
+		if e, err = e.WithThreshold(0.5); err != nil {
+			return nil, err
+		}
+		rec.Runs = append(rec.Runs, e)
+	}
+	return rec, nil
+}
+
+// Show displays who evaluated what on the test split, and when.
+func (r *TestRecord) Show() error {
+	t := view.Table("when", "model", "accuracy", "macro ROC AUC", "status").
+		Title(fmt.Sprintf("Test split of %s v%d — selected model: %s (by %s)", r.Dataset, r.Version, orDash(r.Selected), orDash(r.Metric))).FloatFormat("%.3f")
+	user := os.Getenv("USER")
+	for _, e := range r.Runs {
+		status := "final (one-time, selected model)"
+		if e.TestOverride != "" {
+			status = e.Flag()
+		}
+		t.Row(e.Created.Local().Format("2006-01-02 15:04")+" "+user, e.Model, e.Report.Accuracy, e.Report.MacroROCAUC, status)
+	}
+	_, err := view.Show(t)
+	return err
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
