@@ -1,0 +1,81 @@
+# visionnb: a Go (GoNB) notebook environment for hands-on computer vision.
+#
+#   make setup      install what a fresh Debian 12 machine lacks (idempotent; fast when done)
+#   make test       go vet, go test, then run every notebook in notebooks/ headless
+#   make demo       run the tutorial notebook headless, writing out/<name>.ipynb and .html
+#   make notebook   JupyterLab (in .venv/) with the "Go (mlkit)" kernel, opened in notebooks/
+#   make bench      benchmarks (bench/), when present
+#
+# The same `make setup && make test` is what CI runs (.ci/run).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+GO            ?= go
+PYTHON        ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
+MLKIT_KERNEL  := bin/mlkit-kernel
+APT_JUPYTER   := jupyter-nbconvert python3-nbclient jupyter-client python3-ipykernel
+# pip downloads the XLA CPU plugin wheel (mlkit/backend/install-xla-cpu.sh); gcc and libc6-dev build
+# the cgo XLA binding (without a C compiler Go falls back to CGO_ENABLED=0 and mlkit to pure Go).
+APT_EXTRA     := python3-pip gcc libc6-dev
+GO_TEST_FLAGS ?= -timeout 60m
+NB_TIMEOUT    ?= 30m
+JUPYTERLAB    ?= jupyterlab==4.6.6
+TUTORIAL      := $(firstword $(wildcard notebooks/00-tutorial.ipynb) $(sort $(wildcard notebooks/*.ipynb)))
+
+.PHONY: help setup test vet gotest notebooks demo notebook bench build kernel clean
+
+help:
+	@sed -n '3,9p' Makefile | sed 's/^# \{0,1\}//'
+
+# bin/mlkit-kernel is rebuilt whenever its sources change.
+$(MLKIT_KERNEL): $(wildcard cmd/mlkit-kernel/*.go kernel/*.go kernel/*.py) go.mod go.sum
+	$(GO) build -o $@ ./cmd/mlkit-kernel
+
+setup:
+	@t0=$$(date +%s); bash kernel/apt-ensure.sh $(APT_JUPYTER) $(APT_EXTRA); \
+	  echo "setup: apt packages checked in $$(( $$(date +%s) - t0 ))s"
+	$(GO) build -o $(MLKIT_KERNEL) ./cmd/mlkit-kernel
+	./$(MLKIT_KERNEL) install
+	@if [ -f mlkit/backend/install-xla-cpu.sh ]; then bash mlkit/backend/install-xla-cpu.sh; \
+	  else echo "setup: mlkit/backend/install-xla-cpu.sh not present, XLA CPU plugin not installed"; fi
+	$(GO) build ./...
+	@echo "setup: done"
+
+build: $(MLKIT_KERNEL)
+	$(GO) build ./...
+
+kernel: $(MLKIT_KERNEL)
+	./$(MLKIT_KERNEL) install
+
+test: vet gotest notebooks
+
+vet:
+	$(GO) vet ./...
+
+gotest:
+	$(GO) test $(GO_TEST_FLAGS) ./...
+
+notebooks: $(MLKIT_KERNEL)
+	./$(MLKIT_KERNEL) run --out out/test --timeout $(NB_TIMEOUT) notebooks/
+
+demo: $(MLKIT_KERNEL)
+	@test -n "$(TUTORIAL)" || { echo "demo: no notebook in notebooks/" >&2; exit 1; }
+	./$(MLKIT_KERNEL) run --out out --html --timeout $(NB_TIMEOUT) $(TUTORIAL)
+
+notebook: $(MLKIT_KERNEL)
+	@if [ ! -x .venv/bin/jupyter-lab ]; then \
+	  bash kernel/apt-ensure.sh python3-venv python3-pip; \
+	  $(PYTHON) -m venv .venv; \
+	  .venv/bin/pip install --quiet --upgrade pip; \
+	  .venv/bin/pip install --quiet "$(JUPYTERLAB)"; \
+	fi
+	./$(MLKIT_KERNEL) install --prefix .venv
+	cd notebooks && ../.venv/bin/jupyter lab
+
+bench:
+	@if [ -d bench ]; then $(GO) run ./bench/...; else echo "bench: no bench/ directory yet"; fi
+
+clean:
+	rm -rf out .cache/jupyter $(MLKIT_KERNEL)

@@ -1,0 +1,284 @@
+// Command bench measures, in one run, mlkit's training and inference speed on every available backend
+// (XLA CPU/CUDA when their plugins are installed, mlkit's pure-Go backend always) and PyTorch's on the same
+// shapes (Debian's python3-torch via bench/torch_bench.py), and writes a Markdown table to bench/RESULTS.md.
+//
+// Workloads: ResNet50 and EfficientNet-B0 training steps (batch 8, Adam, 5 classes) at 224 and 64 px,
+// inference at batch 32 and 224 px, and a dense head (1280-d embeddings -> 5 classes, batch 256) training
+// step. Each (backend, workload) runs in its own child process, so its peak RSS is its own and a crash or
+// timeout only loses that cell.
+//
+//	go run ./bench            # everything (long: ResNet50 training at 224 px on pure Go takes minutes a step)
+//	go run ./bench -quick     # 64 px and the dense head only, 2 timed steps
+//
+// Benchmarks are not tests: nothing here asserts.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/visionnb/visionnb/mlkit/backend"
+)
+
+var (
+	flagQuick    = flag.Bool("quick", false, "short run: 64 px workloads and the dense head only, 2 timed steps")
+	flagSteps    = flag.Int("steps", 3, "timed steps per workload (after one untimed warm-up step)")
+	flagBackends = flag.String("backends", "", "comma-separated backends to measure (default: every available one, see mlkit/backend.Available)")
+	flagOnly     = flag.String("only", "", "comma-separated workload names to run (default: all for the mode)")
+	flagPython   = flag.String("python", "/usr/bin/python3", "Python with torch and torchvision for the reference; empty skips PyTorch")
+	flagTimeout  = flag.Duration("timeout", 15*time.Minute, "limit for one (backend, workload) measurement")
+	flagOut      = flag.String("out", "bench/RESULTS.md", "Markdown file to write")
+	flagThreads  = flag.Int("threads", runtime.NumCPU(), "threads for PyTorch (and GOMAXPROCS for mlkit)")
+
+	// Child-process mode.
+	flagWorker   = flag.String("worker", "", "internal: run one workload (by name) and print a JSON result")
+	flagWBackend = flag.String("worker-backend", "", "internal: backend of the worker")
+)
+
+// workload describes one measured shape.
+type workload struct {
+	Name  string // e.g. "resnet50_train_224"
+	Model string // "resnet50", "efficientnet_b0" or "dense_head"
+	Train bool
+	Batch int
+	Size  int // image size in pixels (0 for the dense head)
+	Unit  string
+}
+
+var workloads = []workload{
+	{Name: "resnet50_train_64", Model: "resnet50", Train: true, Batch: 8, Size: 64, Unit: "img/s"},
+	{Name: "efficientnet_b0_train_64", Model: "efficientnet_b0", Train: true, Batch: 8, Size: 64, Unit: "img/s"},
+	{Name: "dense_head_train", Model: "dense_head", Train: true, Batch: 256, Unit: "ex/s"},
+	{Name: "resnet50_train_224", Model: "resnet50", Train: true, Batch: 8, Size: 224, Unit: "img/s"},
+	{Name: "efficientnet_b0_train_224", Model: "efficientnet_b0", Train: true, Batch: 8, Size: 224, Unit: "img/s"},
+	{Name: "resnet50_infer_224", Model: "resnet50", Batch: 32, Size: 224, Unit: "img/s"},
+	{Name: "efficientnet_b0_infer_224", Model: "efficientnet_b0", Batch: 32, Size: 224, Unit: "img/s"},
+}
+
+// result is one measurement, as printed by a worker (Go or Python) in one JSON line.
+type result struct {
+	Workload   string  `json:"workload"`
+	Backend    string  `json:"backend"`
+	PerSecond  float64 `json:"per_second"`
+	FirstStepS float64 `json:"first_step_s"`
+	StepS      float64 `json:"step_s"`
+	Steps      int     `json:"steps"`
+	PeakRSSMB  float64 `json:"peak_rss_mb"`
+	Error      string  `json:"error,omitempty"`
+}
+
+func main() {
+	flag.Parse()
+	if *flagWorker != "" {
+		runWorker(*flagWorker, *flagWBackend)
+		return
+	}
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	steps := *flagSteps
+	if *flagQuick {
+		steps = min(steps, 2)
+	}
+	var selected []workload
+	for _, w := range workloads {
+		if *flagQuick && w.Size != 0 && w.Size != 64 {
+			continue
+		}
+		if *flagOnly != "" && !containsWord(*flagOnly, w.Name) {
+			continue
+		}
+		selected = append(selected, w)
+	}
+	bks := backend.Available()
+	if *flagBackends != "" {
+		bks = strings.Split(*flagBackends, ",")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding this executable to run workers: %w", err)
+	}
+	load := loadAverage()
+	start := time.Now()
+	var results []result
+	for _, w := range selected {
+		for _, b := range bks {
+			fmt.Fprintf(os.Stderr, "bench: %s on %s...\n", w.Name, b)
+			r := runChild(w, b, self, []string{"-worker", w.Name, "-worker-backend", b, "-steps", fmt.Sprint(steps)}, nil)
+			results = append(results, r)
+			fmt.Fprintf(os.Stderr, "bench:   %s\n", r.summary(w))
+		}
+		if *flagPython != "" {
+			script := filepath.Join(sourceDir(), "torch_bench.py")
+			fmt.Fprintf(os.Stderr, "bench: %s on pytorch...\n", w.Name)
+			r := runChild(w, "pytorch", *flagPython, []string{script, "--workload", w.Name, "--model", w.Model,
+				"--batch", fmt.Sprint(w.Batch), "--size", fmt.Sprint(w.Size), "--steps", fmt.Sprint(steps),
+				"--threads", fmt.Sprint(*flagThreads), fmt.Sprintf("--train=%v", w.Train)}, nil)
+			results = append(results, r)
+			fmt.Fprintf(os.Stderr, "bench:   %s\n", r.summary(w))
+		}
+	}
+	md := markdown(selected, results, steps, load, time.Since(start))
+	fmt.Print(md)
+	if *flagOut != "" {
+		if err := os.WriteFile(*flagOut, []byte(md), 0o644); err != nil {
+			return fmt.Errorf("writing %s: %w", *flagOut, err)
+		}
+		fmt.Fprintf(os.Stderr, "bench: wrote %s\n", *flagOut)
+	}
+	return nil
+}
+
+func (r result) summary(w workload) string {
+	if r.Error != "" {
+		return "error: " + firstLine(r.Error)
+	}
+	return fmt.Sprintf("%.2f %s (first step %.1f s, peak RSS %.0f MB)", r.PerSecond, w.Unit, r.FirstStepS, r.PeakRSSMB)
+}
+
+// runChild runs one measurement in a child process and reads its JSON line; the peak RSS comes from the
+// child's rusage.
+func runChild(w workload, backendName, program string, args []string, env []string) result {
+	ctx, cancel := context.WithTimeout(context.Background(), *flagTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, program, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(cmd.Env, fmt.Sprintf("GOMAXPROCS=%d", *flagThreads))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	r := result{Workload: w.Name, Backend: backendName}
+	for line := range strings.SplitSeq(stdout.String(), "\n") {
+		if strings.HasPrefix(line, "{") {
+			if jerr := json.Unmarshal([]byte(line), &r); jerr != nil {
+				r.Error = fmt.Sprintf("bad worker output %q: %v", line, jerr)
+			}
+		}
+	}
+	r.Workload, r.Backend = w.Name, backendName
+	if cmd.ProcessState != nil {
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			r.PeakRSSMB = float64(ru.Maxrss) / 1024 // Linux reports KiB.
+		}
+	}
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		r.Error = fmt.Sprintf("timed out after %s", *flagTimeout)
+	case err != nil && r.Error == "":
+		r.Error = fmt.Sprintf("%v: %s", err, lastLines(stderr.String(), 3))
+	case r.Error == "" && r.PerSecond == 0:
+		r.Error = "worker printed no result: " + lastLines(stderr.String(), 3)
+	}
+	return r
+}
+
+func markdown(ws []workload, rs []result, steps int, load string, took time.Duration) string {
+	var sb strings.Builder
+	host, _ := os.Hostname()
+	fmt.Fprintf(&sb, "# mlkit benchmark results\n\n")
+	fmt.Fprintf(&sb, "Generated by `go run ./bench%s` on %s (%s, %d CPUs, %d threads; load average at start %s), %s, in %s.\n",
+		map[bool]string{true: " -quick", false: ""}[*flagQuick], time.Now().UTC().Format("2006-01-02 15:04 UTC"),
+		host, runtime.NumCPU(), *flagThreads, load, runtime.Version(), took.Round(time.Second))
+	fmt.Fprintf(&sb, "Float32; %d timed steps after one warm-up step (its time, graph build and compilation included, is "+
+		"\"first step\"). Training steps use Adam on 5 classes. Peak RSS is the whole process's. "+
+		"\"vs PyTorch\" is the throughput ratio to PyTorch %s on the same shapes (higher is better).\n\n", steps, "(CPU, Debian python3-torch)")
+	sb.WriteString("| workload | backend | throughput | vs PyTorch | first step (s) | peak RSS (MB) |\n")
+	sb.WriteString("|---|---|---:|---:|---:|---:|\n")
+	for _, w := range ws {
+		var torch float64
+		for _, r := range rs {
+			if r.Workload == w.Name && r.Backend == "pytorch" && r.Error == "" {
+				torch = r.PerSecond
+			}
+		}
+		for _, r := range rs {
+			if r.Workload != w.Name {
+				continue
+			}
+			if r.Error != "" {
+				fmt.Fprintf(&sb, "| %s | %s | error: %s | | | %.0f |\n", w.Name, r.Backend, mdEscape(firstLine(r.Error)), r.PeakRSSMB)
+				continue
+			}
+			ratio := ""
+			if torch > 0 {
+				ratio = fmt.Sprintf("%.2fx", r.PerSecond/torch)
+			}
+			fmt.Fprintf(&sb, "| %s | %s | %.2f %s | %s | %.1f | %.0f |\n", w.Name, r.Backend, r.PerSecond, w.Unit, ratio, r.FirstStepS, r.PeakRSSMB)
+		}
+	}
+	return sb.String()
+}
+
+func containsWord(list, w string) bool {
+	for _, x := range strings.Split(list, ",") {
+		if strings.TrimSpace(x) == w {
+			return true
+		}
+	}
+	return false
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > 160 {
+		s = s[:160] + "..."
+	}
+	return s
+}
+
+func lastLines(s string, n int) string {
+	var lines []string
+	sc := bufio.NewScanner(strings.NewReader(s))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if t := strings.TrimSpace(sc.Text()); t != "" {
+			lines = append(lines, t)
+		}
+	}
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " / ")
+}
+
+func mdEscape(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
+
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// sourceDir is the bench/ folder: next to this file when run from the repository root (go run ./bench).
+func sourceDir() string {
+	if _, err := os.Stat("bench/torch_bench.py"); err == nil {
+		return "bench"
+	}
+	exe, _ := os.Executable()
+	return filepath.Dir(exe)
+}

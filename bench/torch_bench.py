@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""PyTorch reference for `go run ./bench`: measures one workload on the CPU and prints one JSON line.
+
+Same shapes as bench/worker.go: torchvision resnet50 / efficientnet_b0 with 5 classes, float32, channels
+as PyTorch wants them (NCHW), Adam, cross-entropy; inference in eval mode under torch.no_grad(); the dense
+head is one nn.Linear(1280, 5). Peak RSS is read by the Go driver from this process's rusage.
+"""
+import argparse
+import json
+import sys
+import time
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--workload", required=True)
+    p.add_argument("--model", required=True, choices=["resnet50", "efficientnet_b0", "dense_head"])
+    p.add_argument("--batch", type=int, required=True)
+    p.add_argument("--size", type=int, default=0)
+    p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--train", default="True")
+    a = p.parse_args()
+    train = a.train.lower() in ("true", "1", "yes")
+    out = {"workload": a.workload, "backend": "pytorch"}
+    try:
+        import torch
+        import torchvision
+
+        torch.set_num_threads(a.threads)
+        torch.manual_seed(0)
+        if a.model == "resnet50":
+            model = torchvision.models.resnet50(num_classes=5)
+        elif a.model == "efficientnet_b0":
+            model = torchvision.models.efficientnet_b0(num_classes=5)
+        else:
+            model = torch.nn.Linear(1280, 5)
+        if a.model == "dense_head":
+            x = torch.rand(a.batch, 1280) * 2 - 1
+        else:
+            x = torch.rand(a.batch, 3, a.size, a.size) * 2 - 1
+        y = torch.arange(a.batch) % 5
+        if train:
+            model.train()
+            opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+            loss_fn = torch.nn.CrossEntropyLoss()
+
+            def step():
+                opt.zero_grad(set_to_none=True)
+                loss = loss_fn(model(x), y)
+                loss.backward()
+                opt.step()
+        else:
+            model.eval()
+
+            def step():
+                with torch.no_grad():
+                    model(x)
+
+        t0 = time.perf_counter()
+        step()
+        out["first_step_s"] = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        for _ in range(a.steps):
+            step()
+        elapsed = time.perf_counter() - t1
+        out["steps"] = a.steps
+        out["step_s"] = elapsed / a.steps
+        out["per_second"] = a.batch * a.steps / elapsed
+    except Exception as e:  # reported in the table, not raised
+        out["error"] = "%s: %s" % (type(e).__name__, e)
+    print(json.dumps(out))
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+// Package purego is mlkit's pure-Go GoMLX backend, registered as "mlkitgo": GoMLX's own pure-Go backend
+// ("go", package simplego) with the operations a CNN training step needs and that simplego v0.26.0 lacks or
+// gets wrong, built from the operations simplego does well. It needs no cgo and no plugin.
+//
+// Added or replaced operations:
+//   - ConvGeneral: lowered to im2col (one strided slice per kernel position, concatenated) followed by one
+//     DotGeneral; grouped convolutions become a batched DotGeneral, depthwise ones a sum of shifted slices
+//     times per-channel weights. Input dilation, kernel dilation, strides and negative padding (all of which
+//     the convolution gradients use) are supported.
+//   - Reverse, Pad (with negative and interior padding), SelectAndScatterMax/Min (MaxPool's gradient),
+//     BatchNormForTraining, BatchNormForInference and BatchNormGradient.
+//
+// Graph operations run sequentially (simplego's "ops_sequential"), which avoids the deadlock of its parallel
+// mode; the big operations (DotGeneral) still use every core.
+//
+// Select it with GOMLX_BACKEND=mlkitgo (or MLKIT_BACKEND=mlkitgo); options after a colon are passed to
+// simplego, e.g. "mlkitgo:parallelism=2".
+package purego
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/backends/simplego"
+)
+
+// BackendName is the name under which this backend is registered in GoMLX.
+const BackendName = "mlkitgo"
+
+// Capabilities lists the operations and dtypes this backend supports: simplego's plus the ones added here.
+var Capabilities = func() backends.Capabilities {
+	c := simplego.Capabilities.Clone()
+	for _, op := range []backends.OpType{
+		backends.OpTypeConvGeneral, backends.OpTypeReverse, backends.OpTypePad,
+		backends.OpTypeSelectAndScatterMax, backends.OpTypeSelectAndScatterMin,
+		backends.OpTypeBatchNormForTraining, backends.OpTypeBatchNormForInference,
+		backends.OpTypeBatchNormGradient,
+	} {
+		c.Operations[op] = true
+	}
+	return c
+}()
+
+func init() {
+	backends.Register(BackendName, New)
+}
+
+// New creates the backend. The config is a comma-separated list of simplego options; "ops_sequential" is
+// added unless "ops_parallel" is given explicitly.
+func New(config string) (backends.Backend, error) {
+	if !strings.Contains(config, "ops_parallel") && !strings.Contains(config, "ops_sequential") {
+		if config == "" {
+			config = "ops_sequential"
+		} else {
+			config += ",ops_sequential"
+		}
+	}
+	inner, err := simplego.New(config)
+	if err != nil {
+		return nil, fmt.Errorf("%s backend: creating the embedded simplego backend with config %q: %w", BackendName, config, err)
+	}
+	sg, ok := inner.(*simplego.Backend)
+	if !ok {
+		return nil, fmt.Errorf("%s backend: simplego.New returned %T, expected *simplego.Backend", BackendName, inner)
+	}
+	return &Backend{Backend: sg, config: config}, nil
+}
+
+// Backend is the "mlkitgo" backend: a simplego backend whose builders add the missing CNN operations.
+type Backend struct {
+	*simplego.Backend
+	config string
+}
+
+var _ backends.Backend = (*Backend)(nil)
+
+// Name returns a human-readable name of the backend.
+func (b *Backend) Name() string { return "mlkit pure Go (mlkitgo)" }
+
+// String returns the registered backend name.
+func (b *Backend) String() string { return BackendName }
+
+// Description describes the backend and its configuration.
+func (b *Backend) Description() string {
+	return fmt.Sprintf("mlkit pure-Go backend (simplego + im2col convolutions), config %q", b.config)
+}
+
+// Capabilities returns the operations and dtypes supported.
+func (b *Backend) Capabilities() backends.Capabilities { return Capabilities }
+
+// Builder returns a computation builder that adds the missing operations to simplego's builder.
+func (b *Backend) Builder(name string) backends.Builder {
+	return &Builder{Builder: b.Backend.Builder(name), muls: map[backends.Op][2]backends.Op{}, bcasts: map[backends.Op]bcastRecord{}}
+}
+
+// Builder wraps simplego's builder: every operation it does not override is simplego's.
+type Builder struct {
+	backends.Builder
+
+	// muls and bcasts remember the inputs of Mul and BroadcastInDim operations, so that ReduceSum can
+	// recognise broadcast·multiply·reduce (GoMLX's DotGeneral gradient) and compute it as one DotGeneral.
+	muls   map[backends.Op][2]backends.Op
+	bcasts map[backends.Op]bcastRecord
+	// dotRewrites counts the ReduceSum(Mul) computed as DotGeneral (for tests).
+	dotRewrites int
+}

@@ -1,0 +1,9 @@
+//go:build !cgo || noxla
+
+package backend
+
+// xlaBuilt says whether this binary includes the XLA backend (it needs cgo).
+const xlaBuilt = false
+
+// xlaPlugins returns nothing: this binary was built without cgo (or with -tags noxla), so no XLA.
+func xlaPlugins() []string { return nil }
