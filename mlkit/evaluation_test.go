@@ -131,4 +131,43 @@ func TestTrainEvaluateSelectTest(t *testing.T) {
 	if err := rec.Show(); err != nil {
 		t.Fatal(err)
 	}
+	// Likely label errors (a new dataset version, after the test record is checked): mislabel six inputs on purpose; cross-validated predictions must flag most.
+	dogs, _ := app.InputsLabelled("dog")
+	var planted []int64
+	for _, in := range dogs[:6] {
+		planted = append(planted, in.ID)
+	}
+	if _, err := app.Relabel("sheep", planted...); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.Split("animals", Fractions(0.7, 0.15, 0.15).WithSeed(7)); err != nil {
+		t.Fatal(err)
+	}
+	issues, err := app.LabelErrors("animals", DefaultEmbedder, 5, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, is := range issues {
+		for _, id := range planted {
+			if is.InputID == id && is.Suggested == "dog" {
+				found++
+			}
+		}
+	}
+	t.Logf("label errors: %d flagged, %d of 6 planted found", len(issues), found)
+	if found < 4 {
+		t.Errorf("found %d of 6 planted label errors", found)
+	}
+	if err := app.ShowLabelIssues(issues); err != nil {
+		t.Fatal(err)
+	}
+	pairs, err := app.Leakage("animals", DefaultEmbedder, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("leakage: %d near-duplicate pairs across splits", len(pairs))
+	if err := app.ShowLeakage(pairs); err != nil {
+		t.Fatal(err)
+	}
 }
