@@ -11,30 +11,12 @@ import (
 
 	"time"
 
-	"github.com/gomlx/gomlx/pkg/core/graph"
-	mlctx "github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/visionnb/visionnb/mlkit/models"
-	"github.com/visionnb/visionnb/mlkit/models/efficientnet"
-	"github.com/visionnb/visionnb/mlkit/models/mobilenetv2"
-	"github.com/visionnb/visionnb/mlkit/models/resnet"
 	"github.com/visionnb/visionnb/mlkit/store"
 	"github.com/visionnb/visionnb/mlkit/train"
+	_ "github.com/visionnb/visionnb/mlkit/train/families" // registers resnet50, efficientnet_b0..b7, mobilenetv2
 	"github.com/visionnb/visionnb/mlkit/view"
 )
-
-// The model families deep training knows by name (train.Load finds them again to predict).
-func init() {
-	train.RegisterFamily(train.Family{Name: "resnet50", Build: resnet.Build, Normalization: train.NormImageNet})
-	for v := 0; v <= 7; v++ {
-		cfg := efficientnet.Config(v)
-		train.RegisterFamily(train.Family{Name: fmt.Sprintf("efficientnet_b%d", v), Normalization: train.NormImageNet,
-			Build: func(ctx *mlctx.Context, images *graph.Node, c models.Config) *graph.Node {
-				c.Width, c.Depth = cfg.Width, cfg.Depth
-				return efficientnet.Build(ctx, images, c)
-			}})
-	}
-	train.RegisterFamily(train.Family{Name: "mobilenetv2", Build: mobilenetv2.Build, Normalization: train.NormMinusOneOne})
-}
 
 // Model kinds.
 const (
@@ -76,8 +58,8 @@ func (b *TrainBuilder) Head(embedder string) *TrainBuilder {
 	return b
 }
 
-// Deep makes this a network trained from scratch: family is "resnet50", "efficientnet_b0" ...
-// "efficientnet_b7" or "mobilenetv2".
+// Deep makes this a network trained from scratch: family is "resnet50" (or resnet18/34),
+// "efficientnet_b0" ... "efficientnet_b7" or "mobilenetv2".
 func (b *TrainBuilder) Deep(family string) *TrainBuilder { b.family, b.embedder = family, ""; return b }
 
 // Size sets the training resolution of a deep model in pixels (224 is the reference; 64 trains ~12x
@@ -281,6 +263,10 @@ func (b *TrainBuilder) Run() (*TrainedModel, error) {
 	}
 	if prog != nil {
 		prog.done(res)
+	}
+	if err := writeModelCard(dir, ModelCard{Name: b.name, Kind: rec.Kind, Family: rec.Family, Embedder: rec.Embedder,
+		Classes: classes, Dataset: b.dataset, Version: v.Number}); err != nil {
+		return nil, err
 	}
 	sum := summarize(res, nTrain, nVal)
 	sumJSON, _ := json.Marshal(sum)

@@ -1,0 +1,132 @@
+package mlkit
+
+import (
+	"context"
+	_ "embed"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"unicode"
+)
+
+// ExportDataset writes the latest version of a dataset to dir in the ImageFolder layout most tools read
+// (dir/train/<class>/<file>, dir/validation/..., dir/test/...) plus dir/dataset.csv (input id, sha256,
+// split, label, file, original source). Files are copies of the app's originals; names get the input id
+// as prefix so two uploads with one name never collide. It returns the number of images written.
+func (a *App) ExportDataset(dataset, dir string) (int, error) {
+	v, members, err := a.versionMembers(dataset)
+	if err != nil {
+		return 0, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return 0, fmt.Errorf("mlkit: export: %w", err)
+	}
+	f, err := os.Create(filepath.Join(dir, "dataset.csv"))
+	if err != nil {
+		return 0, fmt.Errorf("mlkit: export: %w", err)
+	}
+	defer f.Close()
+	cw := csv.NewWriter(f)
+	_ = cw.Write([]string{"input_id", "sha256", "split", "label", "file", "source"})
+	n := 0
+	for _, m := range members {
+		if m.Concept == "" {
+			continue
+		}
+		in, err := a.st.Input(bgCtx(), m.InputID)
+		if err != nil {
+			return n, err
+		}
+		rel := filepath.Join(string(m.Split), safeName(m.Concept), fmt.Sprintf("%d_%s", in.ID, safeName(in.FileName)))
+		if err := copyFile(a.st.BlobPath(in.SHA256), filepath.Join(dir, rel)); err != nil {
+			return n, fmt.Errorf("mlkit: export input %d: %w", in.ID, err)
+		}
+		if err := cw.Write([]string{fmt.Sprint(in.ID), in.SHA256, string(m.Split), m.Concept, filepath.ToSlash(rel), in.Source}); err != nil {
+			return n, err
+		}
+		n++
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return n, err
+	}
+	fmt.Printf("exported %s v%d: %d images to %s\n", dataset, v.Number, n, dir)
+	return n, f.Close()
+}
+
+// safeName keeps a file or class name usable as one path element on every OS.
+func safeName(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' || r == ':' || r == 0 || unicode.IsControl(r) {
+			return '_'
+		}
+		return r
+	}, s)
+	if s == "" || s == "." || s == ".." {
+		return "_"
+	}
+	return s
+}
+
+func copyFile(src, dst string) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp := dst + ".tmp"
+	out, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dst)
+}
+
+// exampleProgram is the small Go program written next to an exported model (its source is compiled
+// with the rest of the repository, so it cannot rot).
+//
+//go:embed examples/predict/main.go
+var exampleProgram string
+
+// ExportModel copies a saved model (checkpoint, config, history, model card) to dir and writes
+// dir/predict/main.go, a small Go program that loads it and classifies image files.
+func (a *App) ExportModel(model, dir string) error {
+	m, err := a.LoadModel(model)
+	if err != nil {
+		return err
+	}
+	src := filepath.Join(a.Dir(), m.Dir)
+	err = filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if info.IsDir() {
+			return os.MkdirAll(filepath.Join(dir, rel), 0o755)
+		}
+		return copyFile(p, filepath.Join(dir, rel))
+	})
+	if err != nil {
+		return fmt.Errorf("mlkit: exporting model %q: %w", model, err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "predict"), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "predict", "main.go"), []byte(exampleProgram), 0o644)
+}
+
+func bgCtx() context.Context { return context.Background() }

@@ -1,0 +1,10 @@
+// Package train fits classifiers for mlkit: a transfer-learning head on cached frozen embeddings (Head) and
+// a deep network trained from scratch on images (Deep). Both share one training engine: fixed batch shapes,
+// in-graph optimisers (SGD with momentum, AdamW) with warm-up and cosine schedules, label smoothing, class
+// weights, early stopping, per-epoch history, checkpoints every epoch and exact resume after a crash, and a
+// Progress callback. Load reads a saved run back as a Predictor.
+//
+// Inputs are plain data (Example, Embedded, class names); train never reads the app's store. Data order and
+// augmentation depend only on (seed, epoch, example), and the graph's random state is checkpointed, so an
+// interrupted run resumed from the same output directory ends with the same weights as an uninterrupted one.
+package train

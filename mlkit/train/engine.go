@@ -1,0 +1,588 @@
+package train
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the dot import.
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gomlx/gomlx/pkg/ml/context/checkpoints"
+	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
+)
+
+// File names inside a run's output directory.
+const (
+	// ConfigFile describes the run (RunConfig as JSON).
+	ConfigFile = "config.json"
+	// HistoryFile holds the per-epoch history (as JSON), rewritten after every epoch.
+	HistoryFile = "history.json"
+	// CheckpointDir holds GoMLX checkpoints of the latest epochs (weights, optimiser state, random state).
+	CheckpointDir = "checkpoints"
+	// BestDir holds the weights of the best validation epoch when early stopping restores them.
+	BestDir = "best"
+)
+
+// modelScope is the context scope of every model variable.
+const modelScope = "model"
+
+// dataSource supplies one split's model inputs.
+type dataSource interface {
+	// Len is the number of examples.
+	Len() int
+	// Label of example i.
+	Label(i int) int
+	// Batch returns the input tensor for examples idx (len(idx) = batch size). When augment is true the
+	// source may augment deterministically from (epoch, idx[k]).
+	Batch(idx []int, epoch int, augment bool) (*tensors.Tensor, error)
+}
+
+// modelFn maps a batch of raw inputs (as the dataSource yields them) to logits [batch, classes].
+type modelFn func(ctx *context.Context, x *Node) *Node
+
+// history is what history.json holds.
+type history struct {
+	Epochs       []EpochStats `json:"epochs"`
+	Finished     bool         `json:"finished"`
+	StoppedEarly bool         `json:"stopped_early"`
+	BestEpoch    int          `json:"best_epoch"`
+}
+
+// engine runs one training job; Head and Deep fill it in.
+type engine struct {
+	backend        backends.Backend
+	backendName    string
+	model          modelFn
+	numClasses     int
+	multiLabel     bool
+	labelSmoothing float64
+	l2             float64
+	balance        bool
+	batchSize      int
+	epochs         int
+	opt            OptimizerOptions
+	seed           int64
+	patience       int
+	restoreBest    bool
+	progress       Progress
+	outDir         string
+	config         *RunConfig
+	train, val     dataSource
+
+	// Derived.
+	ctx           *context.Context
+	stepsPerEpoch int
+	sched         schedule
+	classWeights  []float32
+	trainExec     *context.Exec
+	evalExec      *context.Exec
+}
+
+// permutation returns the training order of epoch (1-based): a function of (seed, epoch) only.
+func permutation(n int, seed int64, epoch int) []int {
+	r := rand.New(rand.NewPCG(uint64(seed), uint64(epoch)*0x9E3779B97F4A7C15+1))
+	return r.Perm(n)
+}
+
+func (e *engine) setup() error {
+	if err := e.opt.validate(); err != nil {
+		return err
+	}
+	if e.epochs < 1 {
+		return fmt.Errorf("epochs = %d: need at least 1", e.epochs)
+	}
+	if e.batchSize < 1 {
+		return fmt.Errorf("batch size = %d: need at least 1", e.batchSize)
+	}
+	if e.labelSmoothing < 0 || e.labelSmoothing >= 1 {
+		return fmt.Errorf("label smoothing %v out of range [0, 1)", e.labelSmoothing)
+	}
+	n := e.train.Len()
+	if e.batchSize > n {
+		e.batchSize = n // Small training sets: one full batch per epoch, shape still fixed.
+	}
+	e.stepsPerEpoch = n / e.batchSize
+	e.sched = schedule{opt: e.opt, totalSteps: e.epochs * e.stepsPerEpoch,
+		warmupSteps: int(math.Round(e.opt.WarmupEpochs * float64(e.stepsPerEpoch)))}
+	e.classWeights = make([]float32, e.numClasses)
+	counts := make([]int, e.numClasses)
+	for i := range n {
+		counts[e.train.Label(i)]++
+	}
+	for c := range e.classWeights {
+		e.classWeights[c] = 1
+		if e.balance && counts[c] > 0 {
+			// "balanced" weights as scikit-learn: n / (classes * count).
+			e.classWeights[c] = float32(float64(n) / float64(e.numClasses*counts[c]))
+		}
+	}
+	if e.config != nil {
+		e.config.BatchSize = e.batchSize
+		e.config.Epochs = e.epochs
+	}
+	return nil
+}
+
+// lossGraph returns the per-example loss [batch] for logits and int32 labels.
+func (e *engine) lossGraph(logits, labels *Node) *Node {
+	c := e.numClasses
+	target := OneHot(labels, c, logits.DType())
+	if e.labelSmoothing > 0 {
+		target = AddScalar(MulScalar(target, 1-e.labelSmoothing), e.labelSmoothing/float64(c))
+	}
+	if e.multiLabel {
+		// Binary cross-entropy with logits, averaged over classes: max(z,0) - z*y + log(1+exp(-|z|)).
+		z := logits
+		bce := Add(Sub(Max(z, ZerosLike(z)), Mul(z, target)), Log1p(Exp(Neg(Abs(z)))))
+		return ReduceMean(bce, -1)
+	}
+	return Neg(ReduceSum(Mul(target, LogSoftmax(logits, -1)), -1))
+}
+
+// l2Graph is l2 * sum of squares of the model's weight matrices and kernels (rank >= 2).
+func (e *engine) l2Graph(ctx *context.Context, g *Graph) *Node {
+	var total *Node
+	for v := range ctx.IterVariables() {
+		if !v.Trainable || v.Shape().Rank() < 2 || !v.InUseByGraph(g) {
+			continue
+		}
+		sq := ReduceAllSum(Square(v.ValueGraph(g)))
+		if total == nil {
+			total = sq
+		} else {
+			total = Add(total, sq)
+		}
+	}
+	if total == nil {
+		return nil
+	}
+	return MulScalar(ConvertDType(total, dtypes.Float32), e.l2)
+}
+
+func (e *engine) buildExecs() error {
+	var err error
+	e.trainExec, err = context.NewExec(e.backend, e.ctx, func(ctx *context.Context, x, labels, weights *Node) []*Node {
+		g := x.Graph()
+		ctx.SetTraining(g, true)
+		logits := ConvertDType(e.model(ctx.In(modelScope), x), dtypes.Float32)
+		perExample := e.lossGraph(logits, labels)
+		wsum := Max(ReduceAllSum(weights), Scalar(g, dtypes.Float32, 1e-12))
+		loss := Div(ReduceAllSum(Mul(perExample, weights)), wsum)
+		total := loss
+		if e.l2 > 0 {
+			if l2 := e.l2Graph(ctx.In(modelScope), g); l2 != nil {
+				total = Add(total, l2)
+			}
+		}
+		lr := applyOptimizer(ctx, total, e.sched)
+		pred := ConvertDType(ArgMax(logits, -1), dtypes.Int32)
+		correct := ReduceAllSum(ConvertDType(Equal(pred, labels), dtypes.Float32))
+		return []*Node{loss, correct, lr}
+	})
+	if err != nil {
+		return fmt.Errorf("creating the training step: %w", err)
+	}
+	e.evalExec, err = newEvalExec(e.backend, e.ctx.Reuse(), e.model)
+	if err != nil {
+		return err
+	}
+	return nil
+}
+
+// newEvalExec compiles inference: raw inputs -> float32 logits, training mode off.
+func newEvalExec(b backends.Backend, ctx *context.Context, model modelFn) (*context.Exec, error) {
+	exec, err := context.NewExec(b, ctx, func(ctx *context.Context, x *Node) *Node {
+		ctx.SetTraining(x.Graph(), false)
+		return ConvertDType(model(ctx.In(modelScope), x), dtypes.Float32)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating the inference step: %w", err)
+	}
+	return exec, nil
+}
+
+// runExec calls exec, turning GoMLX panics into errors.
+func runExec(exec *context.Exec, args ...any) (out []*tensors.Tensor, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	return exec.Exec(args...)
+}
+
+func scalarOf(t *tensors.Tensor) float64 {
+	switch v := t.Value().(type) {
+	case float32:
+		return float64(v)
+	case float64:
+		return v
+	case int64:
+		return float64(v)
+	case int32:
+		return float64(v)
+	}
+	return math.NaN()
+}
+
+// evaluate returns the mean loss and accuracy over a whole split, in fixed-size padded batches.
+func (e *engine) evaluate(src dataSource) (loss, acc float64, err error) {
+	n := src.Len()
+	idx := make([]int, e.batchSize)
+	var sumLoss float64
+	var correct int
+	for start := 0; start < n; start += e.batchSize {
+		valid := min(e.batchSize, n-start)
+		for k := range idx {
+			idx[k] = start + min(k, valid-1) // Pad by repeating the last example; padded rows are ignored.
+		}
+		x, err := src.Batch(idx, 0, false)
+		if err != nil {
+			return 0, 0, err
+		}
+		out, err := runExec(e.evalExec, x)
+		x.FinalizeAll()
+		if err != nil {
+			return 0, 0, fmt.Errorf("evaluating batch at %d: %w", start, err)
+		}
+		logits := tensors.MustCopyFlatData[float32](out[0])
+		out[0].FinalizeAll()
+		for k := range valid {
+			row := logits[k*e.numClasses : (k+1)*e.numClasses]
+			label := src.Label(idx[k])
+			sumLoss += e.exampleLoss(row, label)
+			if argmax(row) == label {
+				correct++
+			}
+		}
+	}
+	return sumLoss / float64(n), float64(correct) / float64(n), nil
+}
+
+// exampleLoss is lossGraph for one row, in float64, without label smoothing (the honest validation loss).
+func (e *engine) exampleLoss(logits []float32, label int) float64 {
+	if e.multiLabel {
+		var s float64
+		for c, z := range logits {
+			y := 0.0
+			if c == label {
+				y = 1
+			}
+			zz := float64(z)
+			s += math.Max(zz, 0) - zz*y + math.Log1p(math.Exp(-math.Abs(zz)))
+		}
+		return s / float64(len(logits))
+	}
+	return -logSoftmax(logits)[label]
+}
+
+func argmax(row []float32) int {
+	best := 0
+	for i, v := range row {
+		if v > row[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+func logSoftmax(row []float32) []float64 {
+	m := math.Inf(-1)
+	for _, v := range row {
+		m = math.Max(m, float64(v))
+	}
+	var s float64
+	for _, v := range row {
+		s += math.Exp(float64(v) - m)
+	}
+	ls := math.Log(s) + m
+	out := make([]float64, len(row))
+	for i, v := range row {
+		out[i] = float64(v) - ls
+	}
+	return out
+}
+
+// openCheckpoints attaches a checkpoint handler to ctx; when the directory has checkpoints, the latest one
+// that loads is read into ctx (a truncated last one, left by a kill during saving, is removed).
+func openCheckpoints(ctx *context.Context, dir string, keep int) (*checkpoints.Handler, error) {
+	for attempt := 0; ; attempt++ {
+		h, err := checkpoints.Build(ctx).Dir(dir).Keep(keep).Immediate().Done()
+		if err == nil {
+			markStateNotTrainable(ctx)
+			return h, nil
+		}
+		if attempt > 0 {
+			return nil, fmt.Errorf("loading checkpoint from %s: %w", dir, err)
+		}
+		// Remove the newest checkpoint (probably half-written) and retry with the previous one.
+		matches, _ := filepath.Glob(filepath.Join(dir, "checkpoint-*.json"))
+		if len(matches) == 0 {
+			return nil, fmt.Errorf("opening checkpoints in %s: %w", dir, err)
+		}
+		newest := matches[len(matches)-1]
+		base := newest[:len(newest)-len(".json")]
+		_ = os.Remove(base + ".json")
+		_ = os.Remove(base + ".bin")
+	}
+}
+
+// markStateNotTrainable clears the Trainable flag that checkpoint loading sets on every variable, for
+// everything outside the model scope (global step, random state, optimiser moments). Model layers set
+// their own non-trainable variables (e.g. batch-norm averages) again when the graph is built.
+func markStateNotTrainable(ctx *context.Context) {
+	for v := range ctx.IterVariables() {
+		if !isModelVar(v) || !v.DType().IsFloat() {
+			v.SetTrainable(false)
+		}
+	}
+}
+
+func writeJSONAtomic(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding %s: %w", path, err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("renaming %s: %w", tmp, err)
+	}
+	return nil
+}
+
+func readJSON(path string, v any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("decoding %s: %w", path, err)
+	}
+	return nil
+}
+
+// prepareDir writes or checks config.json; a directory holding a different run is refused.
+func (e *engine) prepareDir() error {
+	if err := os.MkdirAll(e.outDir, 0o755); err != nil {
+		return fmt.Errorf("creating output directory: %w", err)
+	}
+	cfgPath := filepath.Join(e.outDir, ConfigFile)
+	var old RunConfig
+	err := readJSON(cfgPath, &old)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return writeJSONAtomic(cfgPath, e.config)
+	case err != nil:
+		return err
+	}
+	if a, b := old.fingerprint(), e.config.fingerprint(); a != b {
+		return fmt.Errorf("output directory %s holds a different run (its config.json differs from this one); use a new directory to start over:\n  saved: %s\n  now:   %s", e.outDir, a, b)
+	}
+	if old.Backend != e.config.Backend {
+		// Resuming on another backend works, but is not bit-exact: keep the original name, note the change.
+		e.config.Backend = old.Backend
+	}
+	return nil
+}
+
+// fit trains and returns the result; on a directory with an interrupted run it resumes.
+func (e *engine) fit() (*Result, error) {
+	start := time.Now()
+	if err := e.setup(); err != nil {
+		return nil, err
+	}
+	e.ctx = context.New()
+	var hist history
+	var ckpt *checkpoints.Handler
+	resumed := 0
+	if e.outDir != "" {
+		if err := e.prepareDir(); err != nil {
+			return nil, err
+		}
+		var err error
+		ckpt, err = openCheckpoints(e.ctx, filepath.Join(e.outDir, CheckpointDir), 2)
+		if err != nil {
+			return nil, err
+		}
+		if err := readJSON(filepath.Join(e.outDir, HistoryFile), &hist); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		has, _ := ckpt.HasCheckpoints()
+		if has {
+			step := optimizers.GetGlobalStep(e.ctx)
+			if step%int64(e.stepsPerEpoch) != 0 {
+				return nil, fmt.Errorf("checkpoint in %s is at step %d, not at an epoch boundary of %d steps: the data or batch size changed?", e.outDir, step, e.stepsPerEpoch)
+			}
+			resumed = int(step / int64(e.stepsPerEpoch))
+			if resumed > len(hist.Epochs) {
+				return nil, fmt.Errorf("checkpoint in %s is at epoch %d but %s has %d epochs", e.outDir, resumed, HistoryFile, len(hist.Epochs))
+			}
+			// history.json is written before the checkpoint: drop epochs whose checkpoint was not saved.
+			if resumed < len(hist.Epochs) {
+				hist.Epochs = hist.Epochs[:resumed]
+				hist.Finished = false
+			}
+			e.ctx = e.ctx.Reuse()
+		} else {
+			hist = history{}
+		}
+	}
+	if resumed == 0 {
+		if err := e.ctx.SetRNGStateFromSeed(e.seed); err != nil {
+			return nil, fmt.Errorf("seeding the random state: %w", err)
+		}
+	}
+	if err := e.buildExecs(); err != nil {
+		return nil, err
+	}
+	result := &Result{ResumedFromEpoch: resumed, Backend: e.backendName, Dir: e.outDir}
+
+	// Early-stopping state, rebuilt from the history so that resumed runs decide the same.
+	best := bestTracker{restore: e.restoreBest}
+	for _, st := range hist.Epochs {
+		best.observe(st)
+	}
+	if hist.Finished {
+		return e.finish(result, &hist, &best, start, ckpt, false)
+	}
+	var perm []int
+	idx := make([]int, e.batchSize)
+	labels := make([]int32, e.batchSize)
+	weights := make([]float32, e.batchSize)
+	totalSteps := e.epochs * e.stepsPerEpoch
+	runStart := time.Now()
+	stepsDoneHere := 0
+	for epoch := resumed + 1; epoch <= e.epochs; epoch++ {
+		epochStart := time.Now()
+		perm = permutation(e.train.Len(), e.seed, epoch)
+		var sumLoss float64
+		var correct float64
+		var lr float64
+		for step := range e.stepsPerEpoch {
+			for k := range idx {
+				i := perm[step*e.batchSize+k]
+				idx[k] = i
+				l := e.train.Label(i)
+				labels[k] = int32(l)
+				weights[k] = e.classWeights[l]
+			}
+			x, err := e.train.Batch(idx, epoch, true)
+			if err != nil {
+				return nil, fmt.Errorf("epoch %d step %d: %w", epoch, step+1, err)
+			}
+			labelsT, weightsT := tensors.FromValue(labels), tensors.FromValue(weights)
+			out, err := runExec(e.trainExec, x, labelsT, weightsT)
+			for _, t := range []*tensors.Tensor{x, labelsT, weightsT} {
+				t.FinalizeAll()
+			}
+			if err != nil {
+				return nil, fmt.Errorf("training epoch %d step %d: %w", epoch, step+1, err)
+			}
+			loss, corr := scalarOf(out[0]), scalarOf(out[1])
+			lr = scalarOf(out[2])
+			for _, t := range out {
+				t.FinalizeAll()
+			}
+			if math.IsNaN(loss) || math.IsInf(loss, 0) {
+				return nil, fmt.Errorf("training diverged at epoch %d step %d: loss is %v (lower the learning rate)", epoch, step+1, loss)
+			}
+			sumLoss += loss
+			correct += corr
+			stepsDoneHere++
+			if e.progress != nil {
+				elapsed := time.Since(epochStart).Seconds()
+				seen := (step + 1) * e.batchSize
+				perStep := time.Since(runStart) / time.Duration(stepsDoneHere)
+				globalStep := int64((epoch-1)*e.stepsPerEpoch + step + 1)
+				e.progress.Step(StepInfo{Epoch: epoch, Epochs: e.epochs, Step: step + 1, Steps: e.stepsPerEpoch,
+					GlobalStep: globalStep, Loss: loss, Accuracy: correct / float64(seen), LearningRate: lr,
+					ExamplesPerSecond: float64(seen) / elapsed, ETA: perStep * time.Duration(int64(totalSteps)-globalStep)})
+			}
+		}
+		trainSeconds := time.Since(epochStart).Seconds()
+		st := EpochStats{Epoch: epoch, TrainLoss: sumLoss / float64(e.stepsPerEpoch),
+			TrainAccuracy: correct / float64(e.stepsPerEpoch*e.batchSize), LearningRate: lr,
+			ExamplesPerSecond: float64(e.stepsPerEpoch*e.batchSize) / trainSeconds}
+		if e.val != nil && e.val.Len() > 0 {
+			vl, va, err := e.evaluate(e.val)
+			if err != nil {
+				return nil, fmt.Errorf("validation after epoch %d: %w", epoch, err)
+			}
+			st.ValLoss, st.ValAccuracy, st.HasVal = vl, va, true
+		}
+		st.Seconds = time.Since(epochStart).Seconds()
+		hist.Epochs = append(hist.Epochs, st)
+		improved := best.observe(st)
+		if improved && e.restoreBest && st.HasVal {
+			if err := best.snapshot(e.ctx, e.outDir); err != nil {
+				return nil, err
+			}
+		}
+		stop := e.patience > 0 && best.sinceBest >= e.patience
+		if stop || epoch == e.epochs {
+			hist.Finished = true
+			hist.StoppedEarly = stop && epoch < e.epochs
+		}
+		if ckpt != nil {
+			if err := writeJSONAtomic(filepath.Join(e.outDir, HistoryFile), &hist); err != nil {
+				return nil, err
+			}
+			if err := ckpt.Save(); err != nil {
+				return nil, fmt.Errorf("saving the checkpoint of epoch %d: %w", epoch, err)
+			}
+		}
+		if e.progress != nil {
+			e.progress.Epoch(st)
+		}
+		if stop {
+			break
+		}
+	}
+	return e.finish(result, &hist, &best, start, ckpt, true)
+}
+
+// finish restores the best weights if asked, records the final history and builds the Predictor.
+func (e *engine) finish(result *Result, hist *history, best *bestTracker, start time.Time, ckpt *checkpoints.Handler, trained bool) (*Result, error) {
+	result.History = hist.Epochs
+	result.StoppedEarly = hist.StoppedEarly
+	result.BestEpoch = len(hist.Epochs)
+	if e.restoreBest && best.epoch > 0 && best.epoch != len(hist.Epochs) {
+		if err := best.restoreInto(e.ctx, e.outDir); err != nil {
+			return nil, err
+		}
+		result.BestEpoch = best.epoch
+		if ckpt != nil && trained {
+			// The newest checkpoint then holds the restored weights (global step unchanged).
+			if err := ckpt.Save(); err != nil {
+				return nil, fmt.Errorf("saving the restored best epoch %d: %w", best.epoch, err)
+			}
+		}
+	}
+	hist.BestEpoch = result.BestEpoch
+	if result.BestEpoch > 0 {
+		result.FinalTrainLoss = hist.Epochs[result.BestEpoch-1].TrainLoss
+	}
+	if e.outDir != "" {
+		if err := writeJSONAtomic(filepath.Join(e.outDir, HistoryFile), hist); err != nil {
+			return nil, err
+		}
+	}
+	if e.config != nil {
+		result.Classes = e.config.Classes
+	}
+	result.Predictor = &Predictor{config: e.config, ctx: e.ctx, exec: e.evalExec, batchSize: e.batchSize,
+		numClasses: e.numClasses, multiLabel: e.multiLabel}
+	result.Elapsed = time.Since(start)
+	return result, nil
+}

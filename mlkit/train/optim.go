@@ -1,0 +1,177 @@
+package train
+
+import (
+	"fmt"
+	"math"
+	"path"
+	"strings"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the dot import.
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gomlx/gomlx/pkg/ml/context/initializers"
+	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
+)
+
+// OptimizerOptions configure the optimiser and its learning-rate schedule; they are saved in config.json.
+type OptimizerOptions struct {
+	// Name is "adamw" (Adam with decoupled weight decay), "adam" (same, decay off) or "sgd" (momentum SGD).
+	Name string `json:"name"`
+	// LR is the peak learning rate.
+	LR float64 `json:"lr"`
+	// Momentum for SGD (0.9 typical); Nesterov selects Nesterov momentum.
+	Momentum float64 `json:"momentum"`
+	Nesterov bool    `json:"nesterov"`
+	// Beta1, Beta2, Epsilon for Adam/AdamW.
+	Beta1   float64 `json:"beta1"`
+	Beta2   float64 `json:"beta2"`
+	Epsilon float64 `json:"epsilon"`
+	// WeightDecay: decoupled for AdamW (w -= lr*wd*w), coupled L2 gradient for SGD (g += wd*w). Applied to
+	// weight matrices and kernels only (rank >= 2), never to biases or normalisation scales.
+	WeightDecay float64 `json:"weight_decay"`
+	// Schedule is "cosine" (decay to MinLRFactor*LR at the end) or "constant".
+	Schedule string `json:"schedule"`
+	// WarmupEpochs of linear warm-up from ~0 to LR (fractional values allowed).
+	WarmupEpochs float64 `json:"warmup_epochs"`
+	// MinLRFactor is the final learning rate of the cosine schedule as a fraction of LR.
+	MinLRFactor float64 `json:"min_lr_factor"`
+}
+
+// DefaultOptimizer returns AdamW, LR 1e-3, weight decay 1e-4, cosine schedule without warm-up.
+func DefaultOptimizer() OptimizerOptions {
+	return OptimizerOptions{Name: "adamw", LR: 1e-3, Momentum: 0.9, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8,
+		WeightDecay: 1e-4, Schedule: "cosine"}
+}
+
+func (o OptimizerOptions) validate() error {
+	switch o.Name {
+	case "adamw", "adam", "sgd":
+	default:
+		return fmt.Errorf("optimizer %q unknown: use \"adamw\", \"adam\" or \"sgd\"", o.Name)
+	}
+	switch o.Schedule {
+	case "cosine", "constant":
+	default:
+		return fmt.Errorf("learning-rate schedule %q unknown: use \"cosine\" or \"constant\"", o.Schedule)
+	}
+	if !(o.LR > 0) || math.IsInf(o.LR, 0) {
+		return fmt.Errorf("learning rate %v must be positive", o.LR)
+	}
+	if o.WeightDecay < 0 || o.Momentum < 0 || o.Momentum >= 1 || o.WarmupEpochs < 0 || o.MinLRFactor < 0 || o.MinLRFactor > 1 {
+		return fmt.Errorf("optimizer options out of range (need weight decay >= 0, 0 <= momentum < 1, warm-up >= 0, 0 <= min LR factor <= 1): %+v", o)
+	}
+	if o.Name != "sgd" && (o.Beta1 < 0 || o.Beta1 >= 1 || o.Beta2 < 0 || o.Beta2 >= 1 || o.Epsilon <= 0) {
+		return fmt.Errorf("adam options out of range (need 0 <= beta < 1, epsilon > 0): %+v", o)
+	}
+	return nil
+}
+
+// schedule gives the learning rate of 1-based step s of totalSteps, with warmupSteps of linear warm-up.
+type schedule struct {
+	opt                     OptimizerOptions
+	totalSteps, warmupSteps int
+}
+
+// at returns the learning rate for the 1-based global step (Go side, for progress reports).
+func (s schedule) at(step int64) float64 {
+	st := float64(step)
+	lr := s.opt.LR
+	if s.warmupSteps > 0 && st <= float64(s.warmupSteps) {
+		return lr * st / float64(s.warmupSteps)
+	}
+	if s.opt.Schedule != "cosine" || s.totalSteps <= s.warmupSteps {
+		return lr
+	}
+	progress := math.Min(1, (st-float64(s.warmupSteps))/float64(s.totalSteps-s.warmupSteps))
+	minLR := s.opt.MinLRFactor * lr
+	return minLR + 0.5*(lr-minLR)*(1+math.Cos(math.Pi*progress))
+}
+
+// graph builds the same formula in-graph from the (already incremented, float32) global step.
+func (s schedule) graph(step *Node) *Node {
+	g := step.Graph()
+	lr := Scalar(g, dtypes.Float32, s.opt.LR)
+	out := lr
+	if s.opt.Schedule == "cosine" && s.totalSteps > s.warmupSteps {
+		progress := DivScalar(AddScalar(step, -float64(s.warmupSteps)), float64(s.totalSteps-s.warmupSteps))
+		progress = Min(Max(progress, ScalarZero(g, dtypes.Float32)), ScalarOne(g, dtypes.Float32))
+		minLR := s.opt.MinLRFactor * s.opt.LR
+		cos := Cos(MulScalar(progress, math.Pi))
+		out = AddScalar(MulScalar(AddScalar(cos, 1), 0.5*(s.opt.LR-minLR)), minLR)
+	}
+	if s.warmupSteps > 0 {
+		warm := MulScalar(step, s.opt.LR/float64(s.warmupSteps))
+		out = Where(LessOrEqual(step, Scalar(g, dtypes.Float32, float64(s.warmupSteps))), warm, out)
+	}
+	return out
+}
+
+// optimizerScope holds the optimiser's state variables (moments), mirroring the model's scopes.
+const optimizerScope = "/optimizer_state"
+
+// applyOptimizer builds one optimisation step for loss: gradients of every trainable variable used by the
+// graph, global step increment, scheduled learning rate, and the variable updates. It returns the learning
+// rate node.
+func applyOptimizer(ctx *context.Context, loss *Node, sched schedule) *Node {
+	g := loss.Graph()
+	opt := sched.opt
+	grads := ctx.BuildTrainableVariablesGradientsGraph(loss)
+	step := optimizers.IncrementGlobalStepGraph(ctx, g, dtypes.Float32)
+	lr := sched.graph(step)
+	ii := 0
+	for v := range ctx.IterVariables() {
+		if !v.Trainable || !v.InUseByGraph(g) {
+			continue
+		}
+		if ii >= len(grads) {
+			panic(fmt.Sprintf("train: more trainable variables than gradients (%d) at %s", len(grads), v.ScopeAndName()))
+		}
+		grad := grads[ii]
+		ii++
+		dtype := v.DType()
+		w := v.ValueGraph(g)
+		lrV := ConvertDType(lr, dtype)
+		decay := opt.WeightDecay > 0 && v.Shape().Rank() >= 2
+		stateCtx := ctx.InAbsPath(path.Join(optimizerScope, strings.TrimPrefix(v.Scope(), "/"))).Checked(false)
+		zeros := func(name string) *context.Variable {
+			return stateCtx.WithInitializer(initializers.Zero).
+				VariableWithShape(v.Name()+name, shapes.Make(dtype, v.Shape().Dimensions...)).SetTrainable(false)
+		}
+		switch opt.Name {
+		case "sgd":
+			if decay {
+				grad = Add(grad, MulScalar(w, opt.WeightDecay))
+			}
+			update := grad
+			if opt.Momentum > 0 {
+				mv := zeros("#momentum")
+				m := Add(MulScalar(mv.ValueGraph(g), opt.Momentum), grad)
+				mv.SetValueGraph(m)
+				update = m
+				if opt.Nesterov {
+					update = Add(grad, MulScalar(m, opt.Momentum))
+				}
+			}
+			v.SetValueGraph(Sub(w, Mul(lrV, update)))
+		default: // "adam", "adamw"
+			mv, vv := zeros("#m"), zeros("#v")
+			m := Add(MulScalar(mv.ValueGraph(g), opt.Beta1), MulScalar(grad, 1-opt.Beta1))
+			s := Add(MulScalar(vv.ValueGraph(g), opt.Beta2), MulScalar(Square(grad), 1-opt.Beta2))
+			mv.SetValueGraph(m)
+			vv.SetValueGraph(s)
+			t := ConvertDType(step, dtype)
+			bc1 := OneMinus(Pow(Scalar(g, dtype, opt.Beta1), t))
+			bc2 := OneMinus(Pow(Scalar(g, dtype, opt.Beta2), t))
+			update := Div(Div(m, bc1), AddScalar(Sqrt(Div(s, bc2)), opt.Epsilon))
+			if decay && opt.Name == "adamw" {
+				update = Add(update, MulScalar(w, opt.WeightDecay))
+			}
+			v.SetValueGraph(Sub(w, Mul(lrV, update)))
+		}
+	}
+	if ii != len(grads) {
+		panic(fmt.Sprintf("train: %d gradients but %d trainable variables in use", len(grads), ii))
+	}
+	return lr
+}
