@@ -17,7 +17,7 @@ import (
 // split, label, file, original source). Files are copies of the app's originals; names get the input id
 // as prefix so two uploads with one name never collide. It returns the number of images written.
 func (a *App) ExportDataset(dataset, dir string) (int, error) {
-	v, members, err := a.versionMembers(dataset)
+	_, members, err := a.versionMembers(dataset)
 	if err != nil {
 		return 0, err
 	}
@@ -53,7 +53,6 @@ func (a *App) ExportDataset(dataset, dir string) (int, error) {
 	if err := cw.Error(); err != nil {
 		return n, err
 	}
-	fmt.Printf("exported %s v%d: %d images to %s\n", dataset, v.Number, n, dir)
 	return n, f.Close()
 }
 

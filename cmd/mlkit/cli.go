@@ -64,6 +64,7 @@ type cli struct {
 	create, del       stringList
 	rename            string
 	source, detail    string
+	wf                workflowFlags // train, evaluate, compare, select, test, predict, export
 }
 
 type stringList []string

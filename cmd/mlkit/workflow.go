@@ -1,0 +1,337 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/visionnb/visionnb/mlkit"
+)
+
+// workflowFlags holds the flags of the training and evaluation commands.
+type workflowFlags struct {
+	model, embedder, family string
+	split, metric, out      string
+	size, epochs, batch     int
+	lr, threshold           float64
+	override                string
+	recompute               bool
+}
+
+func init() {
+	commands = append(commands,
+		command{name: "embed", args: "", help: "compute (or reuse) the embeddings of every input", run: runEmbed,
+			flags: func(c *cli, fs *flag.FlagSet) {
+				fs.StringVar(&c.wf.embedder, "embedder", mlkit.DefaultEmbedder, "embedder name")
+			}},
+		command{name: "train", args: "--model NAME (--head EMBEDDER | --deep FAMILY)", help: "train a model on a dataset's train split", run: runTrain,
+			flags: func(c *cli, fs *flag.FlagSet) {
+				fs.StringVar(&c.dataset, "dataset", "default", "dataset name")
+				fs.StringVar(&c.wf.model, "model", "", "name to save the model under")
+				fs.StringVar(&c.wf.embedder, "head", "", "train a classifier head on this embedder's vectors (transfer learning)")
+				fs.StringVar(&c.wf.family, "deep", "", "train this family from scratch: resnet50, efficientnet_b0..b7, mobilenetv2")
+				fs.IntVar(&c.wf.size, "size", 64, "input resolution of a deep model in pixels")
+				fs.IntVar(&c.wf.epochs, "epochs", 0, "epochs (0: the trainer's default)")
+				fs.IntVar(&c.wf.batch, "batch", 0, "batch size (0: the trainer's default)")
+				fs.Float64Var(&c.wf.lr, "lr", 0, "peak learning rate (0: the trainer's default)")
+				fs.Int64Var(&c.seed, "seed", 42, "seed")
+			}},
+		command{name: "evaluate", args: "--model NAME [--split validation]", help: "evaluate a model on a split (stored in the app)", run: runEvaluate,
+			flags: evalFlags},
+		command{name: "compare", args: "[MODEL...]", help: "compare models on a split (all trained models by default)", run: runCompare,
+			flags: evalFlags},
+		command{name: "select", args: "[MODEL...]", help: "pick the best model on validation by a metric and record it", run: runSelect,
+			flags: func(c *cli, fs *flag.FlagSet) {
+				evalFlags(c, fs)
+				fs.StringVar(&c.wf.metric, "metric", "macro_roc_auc", "macro_roc_auc, accuracy, macro_f1, log_loss or ece")
+			}},
+		command{name: "test", args: "", help: "evaluate the selected model once on the test split", run: runTest,
+			flags: func(c *cli, fs *flag.FlagSet) {
+				evalFlags(c, fs)
+				fs.StringVar(&c.wf.override, "override", "", "reason to evaluate outside the one-time rule (flagged in every report)")
+			}},
+		command{name: "predict", args: "--model NAME FOLDER", help: "predict every image of a folder; CSV to --out or stdout", run: runPredict,
+			flags: func(c *cli, fs *flag.FlagSet) {
+				fs.StringVar(&c.wf.model, "model", "", "model name in the app, or a model folder")
+				fs.StringVar(&c.wf.out, "out", "", "CSV file (default stdout)")
+			}},
+		command{name: "export", args: "(--dataset NAME | --model NAME) --out DIR", help: "export a dataset (ImageFolder + CSV) or a model (checkpoint + Go example)", run: runExport,
+			flags: func(c *cli, fs *flag.FlagSet) {
+				fs.StringVar(&c.dataset, "dataset", "", "dataset to export")
+				fs.StringVar(&c.wf.model, "model", "", "model to export")
+				fs.StringVar(&c.wf.out, "out", "", "output folder")
+			}},
+	)
+}
+
+func evalFlags(c *cli, fs *flag.FlagSet) {
+	fs.StringVar(&c.dataset, "dataset", "default", "dataset name")
+	fs.StringVar(&c.wf.model, "model", "", "model name")
+	fs.StringVar(&c.wf.split, "split", "validation", "train, validation or test")
+	fs.Float64Var(&c.wf.threshold, "threshold", 0.5, "probability threshold of the per-concept table")
+	fs.BoolVar(&c.wf.recompute, "recompute", false, "evaluate again even if a stored evaluation exists")
+}
+
+func runEmbed(c *cli, _ *flag.FlagSet, args []string) error {
+	app, err := c.openApp()
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	e, err := app.Embed(c.wf.embedder)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"embedder": e.Model, "inputs": len(e.IDs), "computed": e.Computed, "dim": e.Index.Dim()}
+	return c.emit(out, func(w io.Writer) {
+		fmt.Fprintf(w, "%s: %d inputs embedded (%d computed now), %d-d\n", e.Model, len(e.IDs), e.Computed, e.Index.Dim())
+	})
+}
+
+func runTrain(c *cli, _ *flag.FlagSet, args []string) error {
+	if c.wf.model == "" {
+		return usagef("--model NAME is required")
+	}
+	app, err := c.openApp()
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	b := app.Train(c.wf.model).OnDataset(c.dataset).Seed(c.seed)
+	switch {
+	case c.wf.embedder != "" && c.wf.family == "":
+		b = b.Head(c.wf.embedder)
+	case c.wf.family != "" && c.wf.embedder == "":
+		b = b.Deep(c.wf.family).Size(c.wf.size)
+	default:
+		return usagef("give exactly one of --head EMBEDDER and --deep FAMILY")
+	}
+	if c.wf.epochs > 0 {
+		b = b.Epochs(c.wf.epochs)
+	}
+	if c.wf.batch > 0 {
+		b = b.BatchSize(c.wf.batch)
+	}
+	if c.wf.lr > 0 {
+		b = b.LR(c.wf.lr)
+	}
+	if c.json {
+		b = b.Quiet()
+	}
+	m, err := b.Run()
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"model": m.Name, "kind": m.Kind, "family": m.Family, "embedder": m.Embedder, "dataset": m.Dataset,
+		"version": m.Version, "dir": m.Dir, "summary": m.Summary, "history": m.History}
+	return c.emit(out, func(w io.Writer) { fmt.Fprintln(w, m.String()) })
+}
+
+func (c *cli) evalOpts() []mlkit.EvalOption {
+	opts := []mlkit.EvalOption{mlkit.Threshold(c.wf.threshold)}
+	if c.wf.recompute {
+		opts = append(opts, mlkit.Recompute())
+	}
+	if c.wf.override != "" {
+		opts = append(opts, mlkit.OverrideTestRule(c.wf.override))
+	}
+	return opts
+}
+
+// evalJSON is the machine-readable form of an evaluation (NaN becomes null).
+func evalJSON(e *mlkit.Evaluation) map[string]any {
+	r := e.Report
+	var concepts []map[string]any
+	for _, row := range append(r.Concepts, r.Total) {
+		concepts = append(concepts, map[string]any{"concept": row.Concept, "roc_auc": num(row.ROCAUC), "labelled": row.Labelled,
+			"predicted": row.Predicted, "tp": row.TP, "fn": row.FN, "fp": row.FP, "recall": num(row.Recall),
+			"precision": num(row.Precision), "f1": num(row.F1)})
+	}
+	return map[string]any{"model": e.Model, "dataset": e.Dataset, "version": e.Version, "split": e.Split, "examples": r.Examples,
+		"threshold": r.Threshold, "accuracy": num(r.Accuracy), "top5": num(r.Top5), "macro_roc_auc": num(r.MacroROCAUC),
+		"macro_f1": num(r.MacroF1), "log_loss": num(r.LogLoss), "ece": num(r.ECE), "confusion": r.Confusion,
+		"concepts": concepts, "flag": e.Flag(), "created": e.Created}
+}
+
+func num(x float64) any {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return nil
+	}
+	return x
+}
+
+func printEval(w io.Writer, e *mlkit.Evaluation) {
+	fmt.Fprintln(w, e.String())
+	fmt.Fprint(w, e.ConceptTable().Text())
+	fmt.Fprintln(w, "confusion matrix (rows actual, columns predicted):")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "\t%s\t\n", strings.Join(e.Report.Classes, "\t"))
+	for i, row := range e.Report.Confusion {
+		cells := make([]string, len(row))
+		for j, v := range row {
+			cells[j] = fmt.Sprint(v)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t\n", e.Report.Classes[i], strings.Join(cells, "\t"))
+	}
+	_ = tw.Flush()
+}
+
+func runEvaluate(c *cli, _ *flag.FlagSet, args []string) error {
+	if c.wf.model == "" {
+		return usagef("--model NAME is required")
+	}
+	app, err := c.openApp()
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	e, err := app.Evaluate(c.wf.model, c.dataset, c.wf.split, c.evalOpts()...)
+	if err != nil {
+		return err
+	}
+	return c.emit(evalJSON(e), func(w io.Writer) { printEval(w, e) })
+}
+
+func runCompare(c *cli, _ *flag.FlagSet, args []string) error {
+	app, err := c.openApp()
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	cmp, err := app.Compare(c.dataset, c.wf.split, args...)
+	if err != nil {
+		return err
+	}
+	var out []map[string]any
+	for _, e := range cmp.Evaluations {
+		out = append(out, evalJSON(e))
+	}
+	return c.emit(out, func(w io.Writer) { fmt.Fprint(w, cmp.Table().Text()) })
+}
+
+func runSelect(c *cli, _ *flag.FlagSet, args []string) error {
+	app, err := c.openApp()
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	ch, err := app.Select(c.dataset, c.wf.split, c.wf.metric, args...)
+	if err != nil {
+		return err
+	}
+	var ranking []map[string]any
+	for _, r := range ch.Ranking {
+		v, _, _ := r.Report.Metric(ch.Metric)
+		ranking = append(ranking, map[string]any{"model": r.Model, ch.Metric: num(v), "accuracy": num(r.Report.Accuracy)})
+	}
+	out := map[string]any{"dataset": ch.Dataset, "version": ch.Version, "split": ch.Split, "metric": ch.Metric, "winner": ch.Winner,
+		"value": num(ch.Value), "ranking": ranking}
+	return c.emit(out, func(w io.Writer) {
+		fmt.Fprintf(w, "selected %s on %s v%d %s by %s (%.4f)\n", ch.Winner, ch.Dataset, ch.Version, ch.Split, ch.Metric, ch.Value)
+		for i, r := range ranking {
+			fmt.Fprintf(w, "  %d. %v\n", i+1, r["model"])
+		}
+	})
+}
+
+func runTest(c *cli, _ *flag.FlagSet, args []string) error {
+	app, err := c.openApp()
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	model := c.wf.model
+	if model == "" {
+		rec, err := app.TestHistory(c.dataset)
+		if err != nil {
+			return err
+		}
+		if rec.Selected == "" {
+			return fmt.Errorf("no model selected on %s yet: run `mlkit select` on validation first", c.dataset)
+		}
+		model = rec.Selected
+	}
+	e, err := app.Evaluate(model, c.dataset, "test", c.evalOpts()...)
+	if err != nil {
+		return err
+	}
+	return c.emit(evalJSON(e), func(w io.Writer) { printEval(w, e) })
+}
+
+func runPredict(c *cli, _ *flag.FlagSet, args []string) error {
+	if c.wf.model == "" || len(args) != 1 {
+		return usagef("predict needs --model NAME and one FOLDER")
+	}
+	var p *mlkit.Predictor
+	var err error
+	if st, statErr := os.Stat(c.wf.model); statErr == nil && st.IsDir() {
+		p, err = mlkit.LoadPredictor(c.wf.model)
+	} else {
+		app, aerr := c.openApp()
+		if aerr != nil {
+			return aerr
+		}
+		defer app.Close()
+		p, err = app.Predictor(c.wf.model)
+	}
+	if err != nil {
+		return err
+	}
+	preds, err := p.PredictFolder(args[0])
+	if err != nil {
+		return err
+	}
+	if c.json {
+		var out []map[string]any
+		for _, pr := range preds {
+			out = append(out, map[string]any{"file": pr.File, "predicted": pr.Class, "confidence": pr.Confidence, "error": pr.Err})
+		}
+		return c.emit(out, nil)
+	}
+	w := c.stdout
+	if c.wf.out != "" {
+		f, err := os.Create(c.wf.out)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w = f
+	}
+	if err := p.WriteCSV(w, preds); err != nil {
+		return fmt.Errorf("writing CSV: %w", err)
+	}
+	if c.wf.out != "" {
+		fmt.Fprintf(c.stderr, "wrote %d predictions to %s\n", len(preds), c.wf.out)
+	}
+	return nil
+}
+
+func runExport(c *cli, _ *flag.FlagSet, args []string) error {
+	if c.wf.out == "" || (c.dataset == "") == (c.wf.model == "") {
+		return usagef("export needs --out DIR and exactly one of --dataset NAME and --model NAME")
+	}
+	app, err := c.openApp()
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	if c.wf.model != "" {
+		if err := app.ExportModel(c.wf.model, c.wf.out); err != nil {
+			return err
+		}
+		return c.emit(map[string]any{"model": c.wf.model, "dir": c.wf.out}, func(w io.Writer) {
+			fmt.Fprintf(w, "exported model %s to %s (run: go run %s/predict %s IMAGE...)\n", c.wf.model, c.wf.out, c.wf.out, c.wf.out)
+		})
+	}
+	n, err := app.ExportDataset(c.dataset, c.wf.out)
+	if err != nil {
+		return err
+	}
+	return c.emit(map[string]any{"dataset": c.dataset, "dir": c.wf.out, "images": n}, func(w io.Writer) {
+		fmt.Fprintf(w, "exported %d images of %s to %s (ImageFolder layout + dataset.csv)\n", n, c.dataset, c.wf.out)
+	})
+}
