@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/gomlx/gomlx/backends"
+	"github.com/visionnb/visionnb/mlkit/backend"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -40,6 +42,7 @@ type TrainBuilder struct {
 	tuneHead func(*train.HeadBuilder) *train.HeadBuilder
 	tuneDeep func(*train.DeepBuilder) *train.DeepBuilder
 	progress bool
+	backend  string
 }
 
 // Train starts configuring a model saved in the app under name (training again under a name replaces
@@ -93,6 +96,11 @@ func (b *TrainBuilder) TuneDeep(fn func(*train.DeepBuilder) *train.DeepBuilder) 
 	b.tuneDeep = fn
 	return b
 }
+
+// Backend runs this training on a named backend ("xla:cpu", "xla:cuda", "mlkitgo") instead of the default
+// one. On a CPU, XLA needs minutes to compile EfficientNet's training graph while the pure-Go backend
+// starts in seconds; on a GPU use "xla:cuda".
+func (b *TrainBuilder) Backend(name string) *TrainBuilder { b.backend = name; return b }
 
 // Quiet turns off the progress display.
 func (b *TrainBuilder) Quiet() *TrainBuilder { b.progress = false; return b }
@@ -157,6 +165,12 @@ func (b *TrainBuilder) Run() (*TrainedModel, error) {
 	}
 	var res *train.Result
 	var nTrain, nVal int
+	var be backends.Backend
+	if b.backend != "" {
+		if be, err = backend.Named(b.backend); err != nil {
+			return nil, fmt.Errorf("mlkit: train %q: %w", b.name, err)
+		}
+	}
 	if b.embedder != "" {
 		rec.Kind, rec.Family, rec.Embedder = KindHead, "linear", b.embedder
 		emb, err := b.app.Embed(b.embedder)
@@ -195,6 +209,9 @@ func (b *TrainBuilder) Run() (*TrainedModel, error) {
 			h = h.Progress(prog)
 		} else {
 			h = h.Quiet()
+		}
+		if be != nil {
+			h = h.Backend(be)
 		}
 		if b.tuneHead != nil {
 			h = b.tuneHead(h)
@@ -246,6 +263,9 @@ func (b *TrainBuilder) Run() (*TrainedModel, error) {
 			d = d.Progress(prog)
 		} else {
 			d = d.Quiet()
+		}
+		if be != nil {
+			d = d.Backend(be)
 		}
 		if b.tuneDeep != nil {
 			d = b.tuneDeep(d)

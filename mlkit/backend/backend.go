@@ -124,3 +124,27 @@ func tryNew(cfg string) (b backends.Backend, err error) {
 	}()
 	return backends.NewWithConfig(cfg)
 }
+
+var (
+	namedMu sync.Mutex
+	named   = map[string]backends.Backend{}
+)
+
+// Named returns a process-wide backend for one configuration (e.g. "xla:cpu", "mlkitgo"), creating it on
+// first use; the default backend is reused when it has that name. It never panics.
+func Named(cfg string) (backends.Backend, error) {
+	if b, inf, err := Default(); err == nil && inf.Name == cfg {
+		return b, nil
+	}
+	namedMu.Lock()
+	defer namedMu.Unlock()
+	if b, ok := named[cfg]; ok {
+		return b, nil
+	}
+	b, err := tryNew(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("backend %q (available here: %v): %w", cfg, Available(), err)
+	}
+	named[cfg] = b
+	return b, nil
+}
