@@ -196,23 +196,7 @@ func (b *TrainBuilder) Run() (*TrainedModel, error) {
 		}
 		nTrain, nVal = len(tr), len(va)
 		h := train.Head(classes, tr, va).Seed(b.seed).OutputDir(dir).Dataset(desc)
-		if b.epochs > 0 {
-			h = h.Epochs(b.epochs)
-		}
-		if b.batch > 0 {
-			h = h.BatchSize(b.batch)
-		}
-		if b.lr > 0 {
-			h = h.LR(b.lr)
-		}
-		if prog != nil {
-			h = h.Progress(prog)
-		} else {
-			h = h.Quiet()
-		}
-		if be != nil {
-			h = h.Backend(be)
-		}
+		h = applyCommon(h, b, prog, be)
 		if b.tuneHead != nil {
 			h = b.tuneHead(h)
 		}
@@ -250,23 +234,7 @@ func (b *TrainBuilder) Run() (*TrainedModel, error) {
 		nTrain, nVal = len(tr), len(va)
 		d := train.Deep(fam, cfg).Data(classes, tr, va).Seed(b.seed).OutputDir(dir).Dataset(desc).
 			CacheDir(filepath.Join(b.app.Dir(), "cache", "pixels"))
-		if b.epochs > 0 {
-			d = d.Epochs(b.epochs)
-		}
-		if b.batch > 0 {
-			d = d.BatchSize(b.batch)
-		}
-		if b.lr > 0 {
-			d = d.LR(b.lr)
-		}
-		if prog != nil {
-			d = d.Progress(prog)
-		} else {
-			d = d.Quiet()
-		}
-		if be != nil {
-			d = d.Backend(be)
-		}
+		d = applyCommon(d, b, prog, be)
 		if b.tuneDeep != nil {
 			d = b.tuneDeep(d)
 		}
@@ -299,6 +267,38 @@ func (b *TrainBuilder) Run() (*TrainedModel, error) {
 	}
 	m.Status, m.Summary = "done", sumJSON
 	return &TrainedModel{Model: m, History: res.History, Result: res}, nil
+}
+
+// commonOptions are the options train's head and deep builders share.
+type commonOptions[B any] interface {
+	Epochs(n int) B
+	BatchSize(n int) B
+	LR(lr float64) B
+	Progress(p train.Progress) B
+	Quiet() B
+	Backend(be backends.Backend) B
+}
+
+// applyCommon passes the facade's common options on to a head or deep builder.
+func applyCommon[B commonOptions[B]](x B, b *TrainBuilder, prog *trainProgress, be backends.Backend) B {
+	if b.epochs > 0 {
+		x = x.Epochs(b.epochs)
+	}
+	if b.batch > 0 {
+		x = x.BatchSize(b.batch)
+	}
+	if b.lr > 0 {
+		x = x.LR(b.lr)
+	}
+	if prog != nil {
+		x = x.Progress(prog)
+	} else {
+		x = x.Quiet()
+	}
+	if be != nil {
+		x = x.Backend(be)
+	}
+	return x
 }
 
 func summarize(res *train.Result, nTrain, nVal int) Summary {
