@@ -57,8 +57,10 @@ vet:
 gotest:
 	$(GO) test $(GO_TEST_FLAGS) ./...
 
+# Notebooks run against fresh apps (MLKIT_HOME) so every test run starts from an empty state.
 notebooks: $(MLKIT_KERNEL)
-	./$(MLKIT_KERNEL) run --out out/test --timeout $(NB_TIMEOUT) notebooks/
+	rm -rf out/test/apps
+	MLKIT_HOME=$(CURDIR)/out/test/apps ./$(MLKIT_KERNEL) run --out out/test --timeout $(NB_TIMEOUT) notebooks/
 
 demo: $(MLKIT_KERNEL)
 	@test -n "$(TUTORIAL)" || { echo "demo: no notebook in notebooks/" >&2; exit 1; }
