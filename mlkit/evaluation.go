@@ -45,7 +45,11 @@ type evalOptions struct {
 	threshold float64
 	override  string
 	recompute bool
+	version   int
 }
+
+// AtVersion evaluates on version n of the dataset instead of its latest version.
+func AtVersion(n int) EvalOption { return func(o *evalOptions) { o.version = n } }
 
 // Threshold sets the probability at or above which a concept counts as predicted in the per-concept
 // table (default 0.5). Changing it recomputes every threshold metric from the stored predictions.
@@ -83,7 +87,7 @@ func (a *App) Evaluate(model, dataset, split string, opts ...EvalOption) (*Evalu
 	if m.Status != "done" {
 		return nil, fmt.Errorf("mlkit: evaluate: model %q is %s, not trained to the end: train it again", model, m.Status)
 	}
-	v, members, err := a.versionMembers(dataset)
+	v, members, err := a.versionMembersAt(dataset, o.version)
 	if err != nil {
 		return nil, err
 	}
@@ -103,6 +107,9 @@ func (a *App) Evaluate(model, dataset, split string, opts ...EvalOption) (*Evalu
 			return nil, err
 		}
 		return e.WithThreshold(o.threshold)
+	}
+	if split == string(store.Test) {
+		a.warnLeakage(dataset, members)
 	}
 	preds, err := a.predict(m, members, store.Split(split))
 	if err != nil {
@@ -131,6 +138,44 @@ func (a *App) Evaluate(model, dataset, split string, opts ...EvalOption) (*Evalu
 		return nil, err
 	}
 	return e, nil
+}
+
+// warnLeakage prints a warning before a test evaluation when near-duplicates of test images sit in train
+// or validation (using the default embedder's cached vectors; nothing is computed when they are missing).
+func (a *App) warnLeakage(dataset string, members []store.Member) {
+	cached, err := a.st.Embeddings(context.Background(), DefaultEmbedder, nil)
+	if err != nil {
+		return
+	}
+	var splits []eval.SplitVectors
+	for _, s := range store.Splits {
+		sv := eval.SplitVectors{Split: string(s)}
+		for _, m := range members {
+			v, ok := cached[m.InputID]
+			if !ok {
+				return // not every member is embedded: the check would be partial
+			}
+			if m.Split == s {
+				sv.IDs, sv.Vectors = append(sv.IDs, m.InputID), append(sv.Vectors, v)
+			}
+		}
+		splits = append(splits, sv)
+	}
+	pairs, err := eval.Leakage(splits, eval.DefaultLeakageThreshold)
+	if err != nil {
+		return
+	}
+	n := 0
+	for _, p := range pairs {
+		if p.SplitA == string(store.Test) || p.SplitB == string(store.Test) {
+			n++
+		}
+	}
+	if n > 0 {
+		fmt.Fprintf(Messages, "⚠ leakage: %d test images have near-duplicates in train or validation (see app.Leakage(%q, ...)); the test score may be optimistic\n", n, dataset)
+	} else {
+		fmt.Fprintln(Messages, "leakage check: no test image has a near-duplicate in train or validation")
+	}
 }
 
 // testRule enforces the one-time test evaluation and returns the override reason to record.

@@ -3,6 +3,7 @@ package mlkit
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -163,3 +164,8 @@ func (a *App) ShowSplit(datasetName, split string, n int) error {
 	_, err = a.Gallery(inputs, fmt.Sprintf("%s v%d — %s: %d images (showing %d)", datasetName, v.Number, split, total, len(inputs))).Show()
 	return err
 }
+
+// Messages is where mlkit writes its short notices (e.g. the leakage check before a test evaluation):
+// standard output by default, so they appear in the notebook; the CLI sends them to standard error to keep
+// --json output clean.
+var Messages io.Writer = os.Stdout

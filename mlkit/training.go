@@ -332,8 +332,13 @@ func (a *App) failModel(ctx context.Context, name string) {
 
 // versionMembers returns the latest version of a dataset and its members.
 func (a *App) versionMembers(dataset string) (store.Version, []store.Member, error) {
+	return a.versionMembersAt(dataset, 0)
+}
+
+// versionMembersAt returns version n of a dataset (0: the latest) and its members.
+func (a *App) versionMembersAt(dataset string, n int) (store.Version, []store.Member, error) {
 	ctx := context.Background()
-	v, err := a.st.Version(ctx, dataset, 0)
+	v, err := a.st.Version(ctx, dataset, n)
 	if err != nil {
 		return v, nil, fmt.Errorf("mlkit: dataset %q: %w (create it with app.Split)", dataset, err)
 	}

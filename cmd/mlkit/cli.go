@@ -156,6 +156,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	c := &cli{stdout: stdout, stderr: stderr, ctx: ctx}
+	mlkit.Messages = stderr // notices never mix with --json output
 	fs := flag.NewFlagSet("mlkit "+cmd.name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.app, "app", os.Getenv(AppEnv), "app name or folder (default $"+AppEnv+")")

@@ -20,6 +20,8 @@ type workflowFlags struct {
 	lr, threshold           float64
 	override                string
 	recompute               bool
+	backend                 string
+	version                 int
 }
 
 func init() {
@@ -39,6 +41,7 @@ func init() {
 				fs.IntVar(&c.wf.batch, "batch", 0, "batch size (0: the trainer's default)")
 				fs.Float64Var(&c.wf.lr, "lr", 0, "peak learning rate (0: the trainer's default)")
 				fs.Int64Var(&c.seed, "seed", 42, "seed")
+				fs.StringVar(&c.wf.backend, "backend", "", "backend for this run: xla:cpu, xla:cuda or mlkitgo (default: the best available)")
 			}},
 		command{name: "evaluate", args: "--model NAME [--split validation]", help: "evaluate a model on a split (stored in the app)", run: runEvaluate,
 			flags: evalFlags},
@@ -74,6 +77,7 @@ func evalFlags(c *cli, fs *flag.FlagSet) {
 	fs.StringVar(&c.wf.split, "split", "validation", "train, validation or test")
 	fs.Float64Var(&c.wf.threshold, "threshold", 0.5, "probability threshold of the per-concept table")
 	fs.BoolVar(&c.wf.recompute, "recompute", false, "evaluate again even if a stored evaluation exists")
+	fs.IntVar(&c.wf.version, "version", 0, "dataset version (0: the latest)")
 }
 
 func runEmbed(c *cli, _ *flag.FlagSet, args []string) error {
@@ -119,6 +123,9 @@ func runTrain(c *cli, _ *flag.FlagSet, args []string) error {
 	if c.wf.lr > 0 {
 		b = b.LR(c.wf.lr)
 	}
+	if c.wf.backend != "" {
+		b = b.Backend(c.wf.backend)
+	}
 	if c.json {
 		b = b.Quiet()
 	}
@@ -132,7 +139,7 @@ func runTrain(c *cli, _ *flag.FlagSet, args []string) error {
 }
 
 func (c *cli) evalOpts() []mlkit.EvalOption {
-	opts := []mlkit.EvalOption{mlkit.Threshold(c.wf.threshold)}
+	opts := []mlkit.EvalOption{mlkit.Threshold(c.wf.threshold), mlkit.AtVersion(c.wf.version)}
 	if c.wf.recompute {
 		opts = append(opts, mlkit.Recompute())
 	}

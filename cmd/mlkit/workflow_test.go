@@ -50,6 +50,9 @@ func TestCLITrainEvaluateSelectTestPredict(t *testing.T) {
 		{"train", "--dataset", "animals", "--model", "head", "--head", "mobilenet_v2_035", "--epochs", "40"},
 		{"train", "--dataset", "animals", "--model", "head2", "--head", "mobilenet_v2_035", "--epochs", "5"},
 		{"evaluate", "--dataset", "animals", "--model", "head"},
+		// A model from scratch, from the command line (tiny setting: it only has to run end to end).
+		{"train", "--dataset", "animals", "--model", "scratch", "--deep", "efficientnet_b0", "--size", "32", "--epochs", "1", "--batch", "8", "--backend", "mlkitgo"},
+		{"evaluate", "--dataset", "animals", "--model", "scratch"},
 	}
 	for _, s := range steps {
 		if r := call(append(append([]string{}, s...), app...)...); r.code != 0 {
@@ -66,7 +69,7 @@ func TestCLITrainEvaluateSelectTestPredict(t *testing.T) {
 	}
 	var cmp []map[string]any
 	decode(t, call(append([]string{"compare", "--dataset", "animals"}, app...)...), &cmp)
-	if len(cmp) != 2 {
+	if len(cmp) != 3 {
 		t.Fatalf("compare: %d models", len(cmp))
 	}
 	var sel map[string]any
