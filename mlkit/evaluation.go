@@ -111,7 +111,7 @@ func (a *App) Evaluate(model, dataset, split string, opts ...EvalOption) (*Evalu
 	if split == string(store.Test) {
 		a.warnLeakage(dataset, members)
 	}
-	preds, err := a.predict(m, members, store.Split(split))
+	preds, err := a.predict(a, m, members, store.Split(split))
 	if err != nil {
 		return nil, err
 	}
@@ -178,6 +178,49 @@ func (a *App) warnLeakage(dataset string, members []store.Member) {
 	}
 }
 
+// EvaluateOn evaluates one of this app's models on a split of another app's dataset (photos from another
+// source, say), and stores the result in this app under the dataset name "<other app folder>:<dataset>".
+// The one-time test rule guards this app's own test splits only.
+func (a *App) EvaluateOn(other *App, model, dataset, split string, opts ...EvalOption) (*Evaluation, error) {
+	ctx := context.Background()
+	o := evalOptions{threshold: 0.5}
+	for _, f := range opts {
+		f(&o)
+	}
+	m, err := a.st.Model(ctx, model)
+	if err != nil {
+		return nil, fmt.Errorf("mlkit: evaluate: %w", err)
+	}
+	if m.Status != "done" {
+		return nil, fmt.Errorf("mlkit: evaluate: model %q is %s, not trained to the end", model, m.Status)
+	}
+	v, members, err := other.versionMembersAt(dataset, o.version)
+	if err != nil {
+		return nil, err
+	}
+	name := other.Dir() + ":" + dataset
+	preds, err := a.predict(other, m, members, store.Split(split))
+	if err != nil {
+		return nil, err
+	}
+	rep, err := eval.Evaluate(preds, eval.Options{Threshold: o.threshold})
+	if err != nil {
+		return nil, fmt.Errorf("mlkit: evaluating %q on %s v%d %s: %w", model, name, v.Number, split, err)
+	}
+	repJSON, _ := json.Marshal(jsonReport(rep))
+	predJSON, err := json.Marshal(preds)
+	if err != nil {
+		return nil, err
+	}
+	e := &Evaluation{app: other, Model: m.Name, Dataset: name, Version: v.Number, Split: split, Created: time.Now(), Report: rep, Predictions: preds}
+	err = a.st.Tx(ctx, func(tx *store.Tx) error {
+		e.ID, err = tx.AddEvaluation(ctx, store.Evaluation{ModelID: m.ID, Dataset: name, Version: v.Number,
+			Split: store.Split(split), Report: repJSON, Predictions: predJSON})
+		return err
+	})
+	return e, err
+}
+
 // testRule enforces the one-time test evaluation and returns the override reason to record.
 func (a *App) testRule(ctx context.Context, m store.Model, dataset string, version int, already bool, o evalOptions) (string, error) {
 	sel, err := a.st.LatestSelection(ctx, dataset, version)
@@ -206,8 +249,9 @@ func (a *App) testRule(ctx context.Context, m store.Model, dataset string, versi
 	return "", nil
 }
 
-// predict runs a model on the labelled members of one split.
-func (a *App) predict(m store.Model, members []store.Member, split store.Split) (eval.Predictions, error) {
+// predict runs one of a's models on the labelled members of one split of data's dataset (data is a itself,
+// or another app whose photos the model is evaluated on).
+func (a *App) predict(data *App, m store.Model, members []store.Member, split store.Split) (eval.Predictions, error) {
 	label := map[string]int{}
 	for i, c := range m.Classes {
 		label[c] = i
@@ -226,7 +270,7 @@ func (a *App) predict(m store.Model, members []store.Member, split store.Split) 
 		p.Labels = append(p.Labels, l)
 		p.IDs = append(p.IDs, mem.InputID)
 		ids = append(ids, mem.InputID)
-		paths = append(paths, a.st.BlobPath(mem.SHA256))
+		paths = append(paths, data.st.BlobPath(mem.SHA256))
 	}
 	if len(ids) == 0 {
 		return p, fmt.Errorf("mlkit: evaluate %q: the %s split has no labelled inputs", m.Name, split)
@@ -237,7 +281,7 @@ func (a *App) predict(m store.Model, members []store.Member, split store.Split) 
 	}
 	switch m.Kind {
 	case KindHead:
-		emb, err := a.Embed(m.Embedder)
+		emb, err := data.Embed(m.Embedder)
 		if err != nil {
 			return p, err
 		}
@@ -252,7 +296,7 @@ func (a *App) predict(m store.Model, members []store.Member, split store.Split) 
 			return p, fmt.Errorf("mlkit: predicting with %q: %w", m.Name, err)
 		}
 	default:
-		pred.SetCacheDir(filepath.Join(a.Dir(), "cache", "pixels"))
+		pred.SetCacheDir(filepath.Join(data.Dir(), "cache", "pixels"))
 		p.Probs, err = pred.Predict(paths)
 		if err != nil {
 			return p, fmt.Errorf("mlkit: predicting with %q: %w", m.Name, err)

@@ -2,6 +2,7 @@ package mlkit
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -168,6 +169,38 @@ func TestTrainEvaluateSelectTest(t *testing.T) {
 	}
 	t.Logf("leakage: %d near-duplicate pairs across splits", len(pairs))
 	if err := app.ShowLeakage(pairs); err != nil {
+		t.Fatal(err)
+	}
+	// The model evaluated on another app's dataset: four new photos per class from a second source.
+	other, err := Open(filepath.Join(t.TempDir(), "other"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	src := t.TempDir()
+	for _, c := range []string{"butterfly", "dog", "elephant", "horse", "sheep"} {
+		entries, _ := os.ReadDir(filepath.Join(photos, c))
+		os.MkdirAll(filepath.Join(src, c), 0o755)
+		for _, e := range entries[len(entries)-4:] {
+			data, _ := os.ReadFile(filepath.Join(photos, c, e.Name()))
+			os.WriteFile(filepath.Join(src, c, e.Name()), data, 0o644)
+		}
+	}
+	if _, err := other.Upload().Folder(src).LabelsFromFolders().Run(bg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Split("new", Fractions(0, 1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	onOther, err := app.EvaluateOn(other, "linear", "new", "validation")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(onOther)
+	if onOther.Report.Examples != 20 || !strings.HasSuffix(onOther.Dataset, ":new") {
+		t.Fatalf("evaluation on the other app: %s", onOther)
+	}
+	if err := onOther.ShowTopLosses(3); err != nil {
 		t.Fatal(err)
 	}
 }
