@@ -132,6 +132,20 @@ func TestTrainEvaluateSelectTest(t *testing.T) {
 	if err := rec.Show(); err != nil {
 		t.Fatal(err)
 	}
+	// Re-running a training cell (same name, same settings) keeps the model's record and its test record.
+	if _, err := app.Train("linear").Head(DefaultEmbedder).OnDataset("animals").Epochs(60).Quiet().Run(); err != nil {
+		t.Fatal(err)
+	}
+	if rec2, err := app.TestHistory("animals"); err != nil || len(rec2.Runs) != 2 || rec2.Selected != ch.Winner {
+		t.Fatalf("re-running training erased the test record: %+v %v", rec2, err)
+	}
+	// Different settings under the same name are refused, and the finished model stays usable.
+	if _, err := app.Train("linear").Head(DefaultEmbedder).OnDataset("animals").Epochs(7).Quiet().Run(); err == nil {
+		t.Fatal("retraining under the same name with other settings must be refused")
+	}
+	if _, err := app.Evaluate("linear", "animals", "validation"); err != nil {
+		t.Fatalf("the finished model must stay usable: %v", err)
+	}
 	// Likely label errors (a new dataset version, after the test record is checked): mislabel six inputs on purpose; cross-validated predictions must flag most.
 	dogs, _ := app.InputsLabelled("dog")
 	var planted []int64

@@ -165,6 +165,7 @@ func (b *TrainBuilder) Run() (*TrainedModel, error) {
 	}
 	var res *train.Result
 	var nTrain, nVal int
+	var kept bool // a finished model of this name exists and keeps its record
 	var be backends.Backend
 	if b.backend != "" {
 		if be, err = backend.Named(b.backend); err != nil {
@@ -200,12 +201,14 @@ func (b *TrainBuilder) Run() (*TrainedModel, error) {
 		if b.tuneHead != nil {
 			h = b.tuneHead(h)
 		}
-		if err := b.app.putModel(ctx, rec); err != nil {
+		if kept, err = b.app.ensureModel(ctx, rec); err != nil {
 			return nil, err
 		}
 		res, err = h.Fit()
 		if err != nil {
-			b.app.failModel(ctx, b.name)
+			if !kept {
+				b.app.failModel(ctx, b.name)
+			}
 			return nil, fmt.Errorf("mlkit: training %q: %w", b.name, err)
 		}
 	} else {
@@ -240,12 +243,14 @@ func (b *TrainBuilder) Run() (*TrainedModel, error) {
 		}
 		cfgJSON, _ := json.Marshal(cfg)
 		rec.Config = cfgJSON
-		if err := b.app.putModel(ctx, rec); err != nil {
+		if kept, err = b.app.ensureModel(ctx, rec); err != nil {
 			return nil, err
 		}
 		res, err = d.Fit()
 		if err != nil {
-			b.app.failModel(ctx, b.name)
+			if !kept {
+				b.app.failModel(ctx, b.name)
+			}
 			return nil, fmt.Errorf("mlkit: training %q: %w", b.name, err)
 		}
 	}
@@ -262,10 +267,12 @@ func (b *TrainBuilder) Run() (*TrainedModel, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := b.app.st.Tx(ctx, func(tx *store.Tx) error { return tx.SetModelStatus(ctx, m.ID, "done", sumJSON) }); err != nil {
-		return nil, err
+	if !kept { // a kept record already describes this (identical, finished) run
+		if err := b.app.st.Tx(ctx, func(tx *store.Tx) error { return tx.SetModelStatus(ctx, m.ID, "done", sumJSON) }); err != nil {
+			return nil, err
+		}
+		m.Status, m.Summary = "done", sumJSON
 	}
-	m.Status, m.Summary = "done", sumJSON
 	return &TrainedModel{Model: m, History: res.History, Result: res}, nil
 }
 
@@ -320,8 +327,15 @@ func summarize(res *train.Result, nTrain, nVal int) Summary {
 	return s
 }
 
-func (a *App) putModel(ctx context.Context, m store.Model) error {
-	return a.st.Tx(ctx, func(tx *store.Tx) error { _, err := tx.PutModel(ctx, m); return err })
+// ensureModel records a model about to be trained. A finished model of the same name keeps its record and
+// its evaluations (train refuses a different configuration in the same folder, and returns a finished run
+// as it is), so re-running a notebook's training cell never erases the test-split record.
+// It reports whether the finished record was kept.
+func (a *App) ensureModel(ctx context.Context, m store.Model) (kept bool, err error) {
+	if old, err := a.st.Model(ctx, m.Name); err == nil && old.Status == "done" {
+		return true, nil
+	}
+	return false, a.st.Tx(ctx, func(tx *store.Tx) error { _, err := tx.PutModel(ctx, m); return err })
 }
 
 func (a *App) failModel(ctx context.Context, name string) {
