@@ -165,7 +165,8 @@ func (b *TrainBuilder) Run() (*TrainedModel, error) {
 	}
 	var res *train.Result
 	var nTrain, nVal int
-	var kept bool // a finished model of this name exists and keeps its record
+	var kept bool                         // a finished model of this name exists and keeps its record
+	var fit func() (*train.Result, error) // the configured head or deep run
 	var be backends.Backend
 	if b.backend != "" {
 		if be, err = backend.Named(b.backend); err != nil {
@@ -201,16 +202,7 @@ func (b *TrainBuilder) Run() (*TrainedModel, error) {
 		if b.tuneHead != nil {
 			h = b.tuneHead(h)
 		}
-		if kept, err = b.app.ensureModel(ctx, rec); err != nil {
-			return nil, err
-		}
-		res, err = h.Fit()
-		if err != nil {
-			if !kept {
-				b.app.failModel(ctx, b.name)
-			}
-			return nil, fmt.Errorf("mlkit: training %q: %w", b.name, err)
-		}
+		fit = h.Fit
 	} else {
 		fam, err := train.LookupFamily(b.family)
 		if err != nil {
@@ -243,16 +235,16 @@ func (b *TrainBuilder) Run() (*TrainedModel, error) {
 		}
 		cfgJSON, _ := json.Marshal(cfg)
 		rec.Config = cfgJSON
-		if kept, err = b.app.ensureModel(ctx, rec); err != nil {
-			return nil, err
+		fit = d.Fit
+	}
+	if kept, err = b.app.ensureModel(ctx, rec); err != nil {
+		return nil, err
+	}
+	if res, err = fit(); err != nil {
+		if !kept {
+			b.app.failModel(ctx, b.name)
 		}
-		res, err = d.Fit()
-		if err != nil {
-			if !kept {
-				b.app.failModel(ctx, b.name)
-			}
-			return nil, fmt.Errorf("mlkit: training %q: %w", b.name, err)
-		}
+		return nil, fmt.Errorf("mlkit: training %q: %w", b.name, err)
 	}
 	if prog != nil {
 		prog.done(res)
