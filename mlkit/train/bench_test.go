@@ -8,11 +8,11 @@ import (
 )
 
 // BenchmarkHead fits a head on 500 cached 1280-d embeddings for 20 epochs (compilation included, as a
-// user sees it), linear and with a 256-unit hidden layer, with both matrix-product modes.
+// user sees it), linear and with a 256-unit hidden layer, with each matrix-product mode.
 func BenchmarkHead(b *testing.B) {
 	be := testBackend(b)
 	tr, va := blobs(1, 500, 1280, 5, 2), blobs(2, 100, 1280, 5, 2)
-	for _, mode := range []string{"dot", "conv"} {
+	for _, mode := range []string{"product", "dot", "conv"} {
 		if mode == "conv" && ConvGradientSupported(be) != nil {
 			continue
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/layers"
 	"github.com/gomlx/gomlx/pkg/ml/layers/activations"
 	"github.com/visionnb/visionnb/mlkit/backend"
+	"github.com/visionnb/visionnb/mlkit/models/nn"
 )
 
 // HeadBuilder configures a transfer-learning head: a classifier trained on cached frozen embeddings. Create
@@ -121,8 +122,9 @@ func (h *HeadBuilder) Backend(b backends.Backend) *HeadBuilder {
 	return h
 }
 
-// MatMul forces how the head's matrix products are computed: "dot" (DotGeneral), "conv" (1x1
-// convolution), or "" (default: conv where the backend differentiates convolutions). Results agree to
+// MatMul forces how the head's matrix products are computed: "product" (nn.MatrixProduct, whose
+// gradient is two matrix products), "dot" (GoMLX's DotGeneral, whose gradient materialises a
+// batch x in x out product), "conv" (a 1x1 convolution), or "" (default: "product"). Results agree to
 // float32 rounding; the variables are the same.
 func (h *HeadBuilder) MatMul(mode string) *HeadBuilder { h.matmul = mode; return h }
 
@@ -150,7 +152,7 @@ func (h *HeadBuilder) Fit() (*Result, error) {
 	cfg.EmbeddingDim = dim
 	cfg.NumTrain, cfg.NumVal = len(h.train), len(h.val)
 	cfg.Backend = name
-	e := &engine{backend: b, backendName: name, model: headModel(&cfg, h.viaConv(b)), numClasses: len(h.classes),
+	e := &engine{backend: b, backendName: name, model: headModel(&cfg, h.matmulMode(b)), numClasses: len(h.classes),
 		multiLabel: cfg.MultiLabel, labelSmoothing: cfg.LabelSmoothing, l2: cfg.L2, balance: cfg.BalanceClasses,
 		batchSize: cfg.BatchSize, epochs: cfg.Epochs, opt: cfg.Optimizer, seed: cfg.Seed, patience: cfg.Patience,
 		restoreBest: cfg.RestoreBest && cfg.Patience > 0, progress: pickProgress(h.progress, h.quiet),
@@ -165,15 +167,18 @@ func (h *HeadBuilder) Fit() (*Result, error) {
 	return res, nil
 }
 
-// viaConv decides how the head computes its matrix products (see headModel).
-func (h *HeadBuilder) viaConv(b backends.Backend) bool {
+// matmulMode returns the head's matrix-product mode (see MatMul), "conv" only where backend b
+// differentiates convolutions.
+func (h *HeadBuilder) matmulMode(b backends.Backend) string {
 	switch h.matmul {
 	case "dot":
-		return false
+		return "dot"
 	case "conv":
-		return true
+		if ConvGradientSupported(b) == nil {
+			return "conv"
+		}
 	}
-	return ConvGradientSupported(b) == nil
+	return "product"
 }
 
 // resolveBackend returns the given backend or backend.Default().
@@ -188,34 +193,35 @@ func resolveBackend(b backends.Backend, name string) (backends.Backend, string, 
 	return b, info.Name, nil
 }
 
-// headModel is the head: [dropout] -> [dense(hidden) -> relu -> dropout] -> dense(classes). With viaConv
-// the matrix products run as 1x1 convolutions (same variables, same values): GoMLX differentiates a
-// DotGeneral by materialising a batch x in x out product, a convolution with two convolutions, which is
-// several times faster for the wide first layer on backends that support convolution gradients.
-func headModel(cfg *RunConfig, viaConv bool) modelFn {
+// headModel is the head: [dropout] -> [dense(hidden) -> relu -> dropout] -> dense(classes). mode picks how
+// its matrix products are computed (see HeadBuilder.MatMul).
+func headModel(cfg *RunConfig, mode string) modelFn {
 	return func(ctx *context.Context, x *Node) *Node {
 		x = layers.DropoutStatic(ctx, x, cfg.Dropout)
 		if cfg.Hidden > 0 {
-			x = dense(ctx.In("hidden"), x, cfg.Hidden, viaConv)
+			x = dense(ctx.In("hidden"), x, cfg.Hidden, mode)
 			x = activations.Relu(x)
 			x = layers.DropoutStatic(ctx, x, cfg.Dropout)
 		}
-		return dense(ctx.In("logits"), x, len(cfg.Classes), viaConv)
+		return dense(ctx.In("logits"), x, len(cfg.Classes), mode)
 	}
 }
 
-// dense is x [batch, in] . weights [in, out] + biases [out], as a DotGeneral or as a 1x1 convolution.
-func dense(ctx *context.Context, x *Node, out int, viaConv bool) *Node {
+// dense is x [batch, in] . weights [in, out] + biases [out], computed as mode says (see HeadBuilder.MatMul).
+func dense(ctx *context.Context, x *Node, out int, mode string) *Node {
 	g := x.Graph()
 	batch, in := x.Shape().Dimensions[0], x.Shape().Dimensions[1]
 	w := ctx.VariableWithShape("weights", shapes.Make(x.DType(), in, out)).ValueGraph(g)
 	b := ctx.WithInitializer(initializers.Zero).VariableWithShape("biases", shapes.Make(x.DType(), out)).ValueGraph(g)
 	var y *Node
-	if viaConv {
+	switch mode {
+	case "conv":
 		y = Convolve(Reshape(x, batch, 1, 1, in), Reshape(w, 1, 1, in, out)).Strides(1).NoPadding().Done()
 		y = Reshape(y, batch, out)
-	} else {
+	case "dot":
 		y = Dot(x, w)
+	default:
+		y = nn.MatrixProduct(x, w)
 	}
 	return Add(y, ExpandLeftToRank(b, 2))
 }

@@ -152,7 +152,7 @@ func LoadOn(dir string, b backends.Backend) (*Predictor, error) {
 	var model modelFn
 	switch cfg.Kind {
 	case "head":
-		model = headModel(&cfg, false)
+		model = headModel(&cfg, "product")
 	case "deep":
 		fam, err := LookupFamily(cfg.Family)
 		if err != nil {

@@ -245,7 +245,7 @@ func Pointwise(x, kernel *Node) *Node {
 		kernel = ConvertDType(kernel, x.DType())
 	}
 	flat := Reshape(x, dims[0]*dims[1]*dims[2], cin)
-	out := Dot(flat, Reshape(kernel, cin, cout))
+	out := MatrixProduct(flat, Reshape(kernel, cin, cout))
 	return Reshape(out, dims[0], dims[1], dims[2], cout)
 }
 
@@ -285,7 +285,7 @@ func Im2ColConv2D(x, kernel *Node, stride int, pad [2][2]int) *Node {
 		}
 	}
 	cols := Reshape(Concatenate(taps, -1), n*outH*outW, kh*kw*cin)
-	out := Dot(cols, Reshape(kernel, kh*kw*cin, cout))
+	out := MatrixProduct(cols, Reshape(kernel, kh*kw*cin, cout))
 	return Reshape(out, n, outH, outW, cout)
 }
 

@@ -24,7 +24,7 @@ func SqueezeExcite(ctx *context.Context, x *Node, squeeze int) *Node {
 		w := sub.WithInitializer(initializers.RandomNormalFn(sub, math.Sqrt(2/float64(to)))).
 			VariableWithShape(ParamWeight, shapes.Make(x.DType(), 1, 1, from, to))
 		b := sub.WithInitializer(initializers.Zero).VariableWithShape(ParamBias, shapes.Make(x.DType(), to))
-		return Add(Einsum("bi,io->bo", in, Reshape(w.ValueGraph(g), from, to)), Reshape(b.ValueGraph(g), 1, to))
+		return Add(MatrixProduct(in, Reshape(w.ValueGraph(g), from, to)), Reshape(b.ValueGraph(g), 1, to))
 	}
 	s = activations.Swish(fc("fc1", s, c, squeeze))
 	s = Sigmoid(fc("fc2", s, squeeze, c))
