@@ -2,8 +2,8 @@ package purego_test
 
 import (
 	"math"
-	"os"
 	"math/rand/v2"
+	"os"
 	"runtime"
 	"testing"
 
