@@ -56,14 +56,8 @@ func init() {
 		return
 	}
 	simdKernelInstalled = installSIMDKernel()
-	fastPackingInstalled = installFastPacking()
+	installFastPacking()
 }
-
-// fastPackingInstalled reports whether installFastPacking replaced simplego's float32 operand packing.
-var fastPackingInstalled bool
-
-// f32 is the float32 dtype, the only one this file accelerates.
-const f32 = dtypes.Float32
 
 // installSIMDKernel replaces simplego's float32 block kernel with the SIMD one (see above); it returns
 // false, changing nothing, when the CPU lacks AVX2/FMA or simplego does not look as expected.

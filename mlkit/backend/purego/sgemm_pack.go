@@ -4,6 +4,7 @@ import (
 	"unsafe"
 
 	"github.com/gomlx/gomlx/backends/simplego"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 )
 
 //go:linkname dotGeneralFlatToBlockDTypeMap github.com/gomlx/gomlx/backends/simplego.dotGeneralFlatToBlockDTypeMap
@@ -16,14 +17,14 @@ type flatToBlockFunc = func(source, blkOutput *simplego.Buffer, contractingAxes,
 // installFastPacking replaces simplego's float32 operand packing (a generic per-element loop that took as
 // long as the multiplication itself once the SIMD kernel was in) with one that copies whole rows when the
 // operand is laid out as [batch..., cross..., contracting...] or [batch..., contracting..., cross...], and
-// calls simplego's otherwise. It returns false, changing nothing, when simplego does not look as expected.
-func installFastPacking() bool {
+// calls simplego's otherwise. It changes nothing when simplego does not look as expected.
+func installFastPacking() {
 	if dotGeneralFlatToBlockDTypeMap == nil {
-		return false
+		return
 	}
-	orig, ok := dotGeneralFlatToBlockDTypeMap.Map[f32].(flatToBlockFunc)
+	orig, ok := dotGeneralFlatToBlockDTypeMap.Map[dtypes.Float32].(flatToBlockFunc)
 	if !ok {
-		return false
+		return
 	}
 	var fast flatToBlockFunc = func(source, blkOutput *simplego.Buffer, contractingAxes, batchAxes []int,
 		batchSize, crossSize, contractingSize, blkLog2Dim int) {
@@ -31,8 +32,7 @@ func installFastPacking() bool {
 			orig(source, blkOutput, contractingAxes, batchAxes, batchSize, crossSize, contractingSize, blkLog2Dim)
 		}
 	}
-	dotGeneralFlatToBlockDTypeMap.Map[f32] = fast
-	return true
+	dotGeneralFlatToBlockDTypeMap.Map[dtypes.Float32] = fast
 }
 
 // packFloat32 is the fast path of installFastPacking; it returns false when it does not apply.
