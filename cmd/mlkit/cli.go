@@ -73,7 +73,7 @@ func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 var commands = []command{
-	{name: "create", args: "[NAME|DIR]", help: "create an app (or check that it opens)", run: runCreate},
+	{name: "create", args: "[NAME|DIR]", help: "create an app (or check that an existing one opens); the only command that makes apps", run: runCreate},
 	{name: "upload", args: "[SOURCE...]", help: "upload images; a SOURCE is a folder, file, glob, .zip or http(s) URL", run: runUpload,
 		flags: func(c *cli, fs *flag.FlagSet) {
 			fs.BoolVar(&c.labelsFromFolders, "labels-from-folders", false, "label each image with the name of its folder")
@@ -212,15 +212,18 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-func (c *cli) openApp(positional ...string) (*mlkit.App, error) {
+// openApp opens the existing app of --app (only create makes apps).
+func (c *cli) openApp() (*mlkit.App, error) {
 	name := c.app
-	if name == "" && len(positional) > 0 {
-		name = positional[0]
-	}
 	if name == "" {
 		return nil, usagef("no app: pass --app NAME|DIR or set $%s", AppEnv)
 	}
-	return mlkit.Open(name)
+	app, err := mlkit.Open(name)
+	var nae *mlkit.NoAppError
+	if errors.As(err, &nae) {
+		return nil, fmt.Errorf("no app named %q (looked in %s); create it with `mlkit create %s`", nae.Name, nae.Dir, nae.Name)
+	}
+	return app, err
 }
 
 func (c *cli) emit(v any, text func(w io.Writer)) error {
@@ -240,7 +243,14 @@ func runCreate(c *cli, _ *flag.FlagSet, args []string) error {
 	if len(args) > 1 || (c.app != "" && len(args) == 1 && args[0] != c.app) {
 		return usagef("create takes one app name or folder")
 	}
-	app, err := c.openApp(args...)
+	name := c.app
+	if len(args) == 1 {
+		name = args[0]
+	}
+	if name == "" {
+		return usagef("no app: give NAME|DIR, pass --app or set $%s", AppEnv)
+	}
+	app, err := mlkit.Create(name)
 	if err != nil {
 		return err
 	}

@@ -44,6 +44,7 @@ func TestCLITrainEvaluateSelectTestPredict(t *testing.T) {
 	}
 	app := []string{"--app", "cliflow", "--json"}
 	steps := [][]string{
+		{"create"},
 		{"upload", "--labels-from-folders", photos},
 		{"split", "--dataset", "animals", "--fractions", "0.6,0.2,0.2", "--seed", "3"},
 		{"embed"},
