@@ -275,8 +275,9 @@ type Stats struct {
 func (a *App) Stats() (*Stats, error) { return a.StatsFor("") }
 
 // StatsFor is Stats with the split counts from the latest version of dataset name ("" for the most recent
-// version of any dataset).
+// version of any dataset). A dataset name that has no version is an error (wrapping store.ErrNotFound).
 func (a *App) StatsFor(name string) (*Stats, error) {
+	explicit := name != ""
 	ctx := context.Background()
 	s := &Stats{App: a.Name}
 	var err error
@@ -309,8 +310,8 @@ func (a *App) StatsFor(name string) (*Stats, error) {
 	}
 	if name != "" {
 		v, err := dataset.OpenVersion(ctx, a.st, name, 0)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return nil, err
+		if err != nil && (explicit || !errors.Is(err, store.ErrNotFound)) {
+			return nil, fmt.Errorf("mlkit: stats of dataset %q: %w", name, err)
 		}
 		if v != nil {
 			s.Dataset, s.Version = v.Dataset, v.Number
