@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/visionnb/visionnb/mlkit"
 )
 
 // TestCLIAppMustExist: every command but create refuses a missing app (and does not create it), and
@@ -215,5 +217,19 @@ func TestCLIErrorsHaveOnePrefix(t *testing.T) {
 	r := call("stats", "--app", "zoo", "--dataset", "ghost")
 	if r.code != exitError || strings.Count(r.stderr, "mlkit") != 1 || !strings.HasPrefix(r.stderr, "mlkit stats: ") {
 		t.Fatalf("stderr %q: want exactly one mlkit prefix", r.stderr)
+	}
+}
+
+// TestNothingPredicted: predict fails when no file of the folder was predicted.
+func TestNothingPredicted(t *testing.T) {
+	if err := nothingPredicted("d", nil); err == nil || !strings.Contains(err.Error(), "no files in d") {
+		t.Errorf("empty folder: %v", err)
+	}
+	bad := []mlkit.Prediction{{File: "a.txt", Err: "not an image"}, {File: "b.txt", Err: "not an image"}}
+	if err := nothingPredicted("d", bad); err == nil || !strings.Contains(err.Error(), "none of the 2 files") {
+		t.Errorf("only broken files: %v", err)
+	}
+	if err := nothingPredicted("d", append(bad, mlkit.Prediction{File: "c.png", Class: "cat"})); err != nil {
+		t.Errorf("one good prediction: %v", err)
 	}
 }

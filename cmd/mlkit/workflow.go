@@ -300,7 +300,10 @@ func runPredict(c *cli, _ *flag.FlagSet, args []string) error {
 		for _, pr := range preds {
 			out = append(out, map[string]any{"file": pr.File, "predicted": pr.Class, "confidence": pr.Confidence, "error": pr.Err})
 		}
-		return c.emit(out, nil)
+		if err := c.emit(out, nil); err != nil {
+			return err
+		}
+		return nothingPredicted(args[0], preds)
 	}
 	w := c.stdout
 	if c.wf.out != "" {
@@ -317,7 +320,21 @@ func runPredict(c *cli, _ *flag.FlagSet, args []string) error {
 	if c.wf.out != "" {
 		fmt.Fprintf(c.stderr, "wrote %d predictions to %s\n", len(preds), c.wf.out)
 	}
-	return nil
+	return nothingPredicted(args[0], preds)
+}
+
+// nothingPredicted is the error of a predict run that predicted no image (an empty folder, or only
+// files that are not images), nil otherwise.
+func nothingPredicted(dir string, preds []mlkit.Prediction) error {
+	for _, pr := range preds {
+		if pr.Err == "" {
+			return nil
+		}
+	}
+	if len(preds) == 0 {
+		return fmt.Errorf("nothing predicted: no files in %s", dir)
+	}
+	return fmt.Errorf("nothing predicted: none of the %d files in %s is a readable image", len(preds), dir)
 }
 
 func runExport(c *cli, _ *flag.FlagSet, args []string) error {
