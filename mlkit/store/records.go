@@ -294,7 +294,7 @@ func (t *Tx) RenameConcept(ctx context.Context, from, to string) error {
 		return nil
 	}
 	if _, err := conceptByName(ctx, t.tx, to); err == nil {
-		return fmt.Errorf("store: renaming concept %q to %q: a concept named %q already exists: %w", from, to, to, ErrExists)
+		return fmt.Errorf("store: renaming concept %q: concept %q %w (relabel its inputs, then delete it)", from, to, ErrExists)
 	} else if !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("store: renaming concept %q: %w", from, err)
 	}
