@@ -156,7 +156,7 @@ func openStore(nameOrDir, dir string) (*App, error) {
 
 // isBareName reports whether n names an app under AppsDir rather than giving a path.
 func isBareName(n string) bool {
-	return !strings.ContainsAny(n, `/\`) && !strings.HasPrefix(n, ".") && !strings.HasPrefix(n, "~") && !filepath.IsAbs(n)
+	return !strings.ContainsAny(n, `/\`) && !strings.HasPrefix(n, ".") && !filepath.IsAbs(n)
 }
 
 // Close closes the app's database.

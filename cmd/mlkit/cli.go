@@ -131,7 +131,8 @@ func usage(w io.Writer) {
 	}
 	_ = tw.Flush()
 	fmt.Fprintf(w, "\n--app defaults to $%s; a bare name lives under $%s (default ~/mlkit/apps).\n", AppEnv, mlkit.HomeEnv)
-	fmt.Fprintln(w, "Run 'mlkit COMMAND -h' for a command's flags. Exit status: 0 ok, 1 error, 2 usage.")
+	fmt.Fprintln(w, "Run 'mlkit help COMMAND' (or 'mlkit COMMAND -h') for a command's flags.")
+	fmt.Fprintln(w, "Exit status: 0 ok, 1 error or nothing done, 2 usage.")
 }
 
 // findCommand returns the command called name, or nil.
