@@ -103,10 +103,15 @@ var ErrNoApp = errors.New("no such app")
 type NoAppError struct {
 	Name string // as given to Open
 	Dir  string // the folder looked in
+	// Occupied is true when Dir exists and holds other files: it cannot become an app either.
+	Occupied bool
 }
 
 // Error says where Open looked and how to create the app.
 func (e *NoAppError) Error() string {
+	if e.Occupied {
+		return fmt.Sprintf("mlkit: no app named %q (looked in %s, a folder of other files, not an app); give an app's name or folder, or mlkit.Create a new one", e.Name, e.Dir)
+	}
 	return fmt.Sprintf("mlkit: no app named %q (looked in %s); create it with mlkit.Create(%q)", e.Name, e.Dir, e.Name)
 }
 
@@ -125,7 +130,8 @@ func Open(nameOrDir string) (*App, error) {
 		return nil, fmt.Errorf("mlkit: opening app %q: %w", nameOrDir, err)
 	}
 	if !ok {
-		return nil, &NoAppError{Name: nameOrDir, Dir: dir}
+		entries, _ := os.ReadDir(dir)
+		return nil, &NoAppError{Name: nameOrDir, Dir: dir, Occupied: len(entries) > 0}
 	}
 	return openStore(nameOrDir, dir)
 }

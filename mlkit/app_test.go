@@ -90,7 +90,7 @@ func TestOpenRefusesMissingApps(t *testing.T) {
 	// A photo folder given by mistake: neither Open nor Create makes it an app.
 	photos := t.TempDir()
 	os.WriteFile(filepath.Join(photos, "1.png"), noisePNG(t, 1), 0o644)
-	if _, err := Open(photos); !errors.Is(err, ErrNoApp) {
+	if _, err := Open(photos); !errors.Is(err, ErrNoApp) || !strings.Contains(err.Error(), "a folder of other files, not an app") {
 		t.Fatalf("Open(photo folder): %v", err)
 	}
 	if _, err := Create(photos); !errors.Is(err, store.ErrNotApp) {

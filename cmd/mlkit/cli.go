@@ -271,6 +271,9 @@ func (c *cli) openApp() (*mlkit.App, error) {
 	}
 	app, err := mlkit.Open(name)
 	var nae *mlkit.NoAppError
+	if errors.As(err, &nae) && nae.Occupied {
+		return nil, fmt.Errorf("no app named %q (looked in %s, a folder of other files, not an app); give an app's name or folder, or make one with `mlkit create NAME`", nae.Name, nae.Dir)
+	}
 	if errors.As(err, &nae) {
 		return nil, fmt.Errorf("no app named %q (looked in %s); create it with `mlkit create %s`", nae.Name, nae.Dir, nae.Name)
 	}

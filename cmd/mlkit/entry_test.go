@@ -40,7 +40,7 @@ func TestCLIAppMustExist(t *testing.T) {
 		t.Fatalf("a command other than create made the app: %v", err)
 	}
 	// --app given as a photo folder: refused by every command, create included.
-	if r := call("upload", "--app", photos, photos); r.code != exitError || !strings.Contains(r.stderr, "no app named") {
+	if r := call("upload", "--app", photos, photos); r.code != exitError || !strings.Contains(r.stderr, "a folder of other files, not an app") {
 		t.Errorf("upload --app PHOTOS: %+v", r)
 	}
 	if r := call("create", photos); r.code != exitError || !strings.Contains(r.stderr, "not an mlkit app") {
