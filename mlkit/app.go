@@ -1,7 +1,8 @@
 // Package mlkit is the notebook's entry point: open an app (a project folder with your images, labels and
 // datasets), upload photos, label them, split them into train/validation/test, and look at the counts.
 //
-//	app, err := mlkit.Open("animals")              // ~/mlkit/apps/animals, created when missing
+//	app, err := mlkit.Create("animals")            // ~/mlkit/apps/animals, created when missing
+//	app, err = mlkit.Open("animals")               // later: open it (an error if it does not exist)
 //	report, err := app.Upload().Folder("photos").LabelsFromFolders().Run(ctx)
 //	fmt.Println(report.Summary())
 //	v, err := app.Split("animals", mlkit.Counts(500, 100, 100).WithSeed(42))
@@ -25,6 +26,7 @@ import (
 
 	"github.com/visionnb/visionnb/mlkit/dataset"
 	"github.com/visionnb/visionnb/mlkit/ingest"
+	"github.com/visionnb/visionnb/mlkit/names"
 	"github.com/visionnb/visionnb/mlkit/store"
 )
 
@@ -84,7 +86,7 @@ func ResolveDir(nameOrDir string) (string, error) {
 		}
 		return filepath.Join(home, n[2:]), nil
 	}
-	if strings.ContainsAny(n, `/\`) || strings.HasPrefix(n, ".") || filepath.IsAbs(n) {
+	if !isBareName(n) {
 		return n, nil
 	}
 	apps, err := AppsDir()
@@ -94,17 +96,73 @@ func ResolveDir(nameOrDir string) (string, error) {
 	return filepath.Join(apps, n), nil
 }
 
-// Open opens the app nameOrDir (see ResolveDir), creating it when missing.
+// ErrNoApp is wrapped (through *NoAppError) when Open finds no app.
+var ErrNoApp = errors.New("no such app")
+
+// NoAppError says that Open found no app called Name in Dir.
+type NoAppError struct {
+	Name string // as given to Open
+	Dir  string // the folder looked in
+	// Occupied is true when Dir exists and holds other files: it cannot become an app either.
+	Occupied bool
+}
+
+// Error says where Open looked and how to create the app.
+func (e *NoAppError) Error() string {
+	if e.Occupied {
+		return fmt.Sprintf("mlkit: no app named %q (looked in %s, a folder of other files, not an app); give an app's name or folder, or mlkit.Create a new one", e.Name, e.Dir)
+	}
+	return fmt.Sprintf("mlkit: no app named %q (looked in %s); create it with mlkit.Create(%q)", e.Name, e.Dir, e.Name)
+}
+
+// Unwrap makes errors.Is(err, ErrNoApp) true.
+func (e *NoAppError) Unwrap() error { return ErrNoApp }
+
+// Open opens the existing app nameOrDir (see ResolveDir). A missing app is an error (*NoAppError,
+// wrapping ErrNoApp) rather than a new empty app under a mistyped name: create apps with Create.
 func Open(nameOrDir string) (*App, error) {
 	dir, err := ResolveDir(nameOrDir)
 	if err != nil {
 		return nil, err
 	}
+	ok, err := store.IsApp(dir)
+	if err != nil {
+		return nil, fmt.Errorf("mlkit: opening app %q: %w", nameOrDir, err)
+	}
+	if !ok {
+		entries, _ := os.ReadDir(dir)
+		return nil, &NoAppError{Name: nameOrDir, Dir: dir, Occupied: len(entries) > 0}
+	}
+	return openStore(nameOrDir, dir)
+}
+
+// Create opens the app nameOrDir, creating it when missing: run it again and it opens the same app. A
+// bare name must be a valid app name (letters, digits, '.', '_', '-'; see package names). A folder that
+// exists with other files in it and is not an app (a photo folder given by mistake) is refused.
+func Create(nameOrDir string) (*App, error) {
+	dir, err := ResolveDir(nameOrDir)
+	if err != nil {
+		return nil, err
+	}
+	if isBareName(strings.TrimSpace(nameOrDir)) {
+		if err := names.App(nameOrDir); err != nil {
+			return nil, fmt.Errorf("mlkit: %w", err)
+		}
+	}
+	return openStore(nameOrDir, dir)
+}
+
+func openStore(nameOrDir, dir string) (*App, error) {
 	st, err := store.Open(dir)
 	if err != nil {
 		return nil, fmt.Errorf("mlkit: opening app %q: %w", nameOrDir, err)
 	}
 	return &App{Name: filepath.Base(st.Dir()), st: st}, nil
+}
+
+// isBareName reports whether n names an app under AppsDir rather than giving a path.
+func isBareName(n string) bool {
+	return !strings.ContainsAny(n, `/\`) && !strings.HasPrefix(n, ".") && !filepath.IsAbs(n)
 }
 
 // Close closes the app's database.
@@ -223,8 +281,9 @@ type Stats struct {
 func (a *App) Stats() (*Stats, error) { return a.StatsFor("") }
 
 // StatsFor is Stats with the split counts from the latest version of dataset name ("" for the most recent
-// version of any dataset).
+// version of any dataset). A dataset name that has no version is an error (wrapping store.ErrNotFound).
 func (a *App) StatsFor(name string) (*Stats, error) {
+	explicit := name != ""
 	ctx := context.Background()
 	s := &Stats{App: a.Name}
 	var err error
@@ -257,8 +316,8 @@ func (a *App) StatsFor(name string) (*Stats, error) {
 	}
 	if name != "" {
 		v, err := dataset.OpenVersion(ctx, a.st, name, 0)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return nil, err
+		if err != nil && (explicit || !errors.Is(err, store.ErrNotFound)) {
+			return nil, fmt.Errorf("mlkit: stats of dataset %q: %w", name, err)
 		}
 		if v != nil {
 			s.Dataset, s.Version = v.Dataset, v.Number

@@ -3,6 +3,7 @@ package mlkit
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/png"
@@ -13,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/visionnb/visionnb/mlkit/internal/testshared"
+	"github.com/visionnb/visionnb/mlkit/names"
 	"github.com/visionnb/visionnb/mlkit/store"
 )
 
@@ -29,7 +31,7 @@ func noisePNG(t *testing.T, seed int64) []byte {
 func TestOpenResolvesNamesAndPaths(t *testing.T) {
 	home := t.TempDir()
 	t.Setenv(HomeEnv, home)
-	app, err := Open("animals")
+	app, err := Create("animals")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,10 +40,10 @@ func TestOpenResolvesNamesAndPaths(t *testing.T) {
 	}
 	app.Close()
 	if _, err := os.Stat(filepath.Join(home, "animals", store.DBFileName)); err != nil {
-		t.Errorf("Open did not create the app: %v", err)
+		t.Errorf("Create did not create the app: %v", err)
 	}
 	other := filepath.Join(t.TempDir(), "elsewhere")
-	app2, err := Open(other)
+	app2, err := Create(other)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,11 +51,67 @@ func TestOpenResolvesNamesAndPaths(t *testing.T) {
 		t.Errorf("path: dir %q, want %q", app2.Dir(), other)
 	}
 	app2.Close()
+	for _, n := range []string{"animals", other} {
+		a, err := Open(n)
+		if err != nil {
+			t.Fatalf("Open(%q) of an existing app: %v", n, err)
+		}
+		a.Close()
+	}
 	if d, _ := ResolveDir("./rel"); d != "./rel" {
 		t.Errorf("ResolveDir(./rel) = %q", d)
 	}
 	if _, err := Open("  "); err == nil {
 		t.Errorf("empty name accepted")
+	}
+}
+
+// TestOpenRefusesMissingApps: Open never creates (a typo must not give a new empty app), Create does
+// (and opens an existing app again), and neither turns a folder of other files into an app.
+func TestOpenRefusesMissingApps(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv(HomeEnv, home)
+	_, err := Open("animlas")
+	var nae *NoAppError
+	if !errors.As(err, &nae) || !errors.Is(err, ErrNoApp) {
+		t.Fatalf("Open of a missing app: %v, want a *NoAppError", err)
+	}
+	want := fmt.Sprintf(`no app named "animlas" (looked in %s); create it with mlkit.Create("animlas")`, filepath.Join(home, "animlas"))
+	if !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %q, want it to say %q", err, want)
+	}
+	if _, err := os.Stat(filepath.Join(home, "animlas")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Open created the folder of a missing app: %v", err)
+	}
+	missingPath := filepath.Join(t.TempDir(), "nothere")
+	if _, err := Open(missingPath); !errors.Is(err, ErrNoApp) {
+		t.Fatalf("Open of a missing path: %v", err)
+	}
+	// A photo folder given by mistake: neither Open nor Create makes it an app.
+	photos := t.TempDir()
+	os.WriteFile(filepath.Join(photos, "1.png"), noisePNG(t, 1), 0o644)
+	if _, err := Open(photos); !errors.Is(err, ErrNoApp) || !strings.Contains(err.Error(), "a folder of other files, not an app") {
+		t.Fatalf("Open(photo folder): %v", err)
+	}
+	if _, err := Create(photos); !errors.Is(err, store.ErrNotApp) {
+		t.Fatalf("Create(photo folder): %v, want store.ErrNotApp", err)
+	}
+	if ok, _ := store.IsApp(photos); ok {
+		t.Fatal("Create made an app inside a photo folder")
+	}
+	// Bare names follow the app-name rule.
+	for _, bad := range []string{"two words", "new\nline", strings.Repeat("a", 65)} {
+		if _, err := Create(bad); !errors.Is(err, names.ErrInvalid) {
+			t.Errorf("Create(%q): %v, want names.ErrInvalid", bad, err)
+		}
+	}
+	// Create twice opens the same app.
+	for i := 0; i < 2; i++ {
+		a, err := Create("zoo")
+		if err != nil {
+			t.Fatalf("Create #%d: %v", i, err)
+		}
+		a.Close()
 	}
 }
 
@@ -67,7 +125,7 @@ func TestTutorialFlow(t *testing.T) {
 		os.WriteFile(p, noisePNG(t, int64(i)), 0o644)
 	}
 	os.WriteFile(filepath.Join(photos, "cat", "notes.txt"), []byte("hello"), 0o644)
-	app, err := Open("flow")
+	app, err := Create("flow")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +199,7 @@ func TestAnimals5(t *testing.T) {
 		t.Skip("decodes 472 real photos")
 	}
 	dir := testshared.Animals5(t)
-	app, err := Open(filepath.Join(t.TempDir(), "animals5"))
+	app, err := Create(filepath.Join(t.TempDir(), "animals5"))
 	if err != nil {
 		t.Fatal(err)
 	}

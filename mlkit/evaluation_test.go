@@ -21,7 +21,7 @@ func TestTrainEvaluateSelectTest(t *testing.T) {
 	photos := testshared.Animals5(t)
 	testshared.MobileNetV2(t)
 	view.SetOutputDir(t.TempDir())
-	app, err := Open(filepath.Join(t.TempDir(), "app"))
+	app, err := Create(filepath.Join(t.TempDir(), "app"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +186,7 @@ func TestTrainEvaluateSelectTest(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The model evaluated on another app's dataset: four new photos per class from a second source.
-	other, err := Open(filepath.Join(t.TempDir(), "other"))
+	other, err := Create(filepath.Join(t.TempDir(), "other"))
 	if err != nil {
 		t.Fatal(err)
 	}

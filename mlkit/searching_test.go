@@ -28,7 +28,7 @@ func TestVisualSearchLabelsRealPhotos(t *testing.T) {
 	photos := testshared.Animals5(t)
 	testshared.MobileNetV2(t)
 	view.SetOutputDir(t.TempDir())
-	app, err := Open(filepath.Join(t.TempDir(), "app"))
+	app, err := Create(filepath.Join(t.TempDir(), "app"))
 	if err != nil {
 		t.Fatal(err)
 	}

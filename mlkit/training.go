@@ -8,7 +8,6 @@ import (
 	"github.com/visionnb/visionnb/mlkit/backend"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 
 	"time"
@@ -43,6 +42,7 @@ type TrainBuilder struct {
 	tuneDeep func(*train.DeepBuilder) *train.DeepBuilder
 	progress bool
 	backend  string
+	opts     optionChecks // problems of the options set, reported by Run (see options_check.go)
 }
 
 // Train starts configuring a model saved in the app under name (training again under a name replaces
@@ -67,16 +67,32 @@ func (b *TrainBuilder) Deep(family string) *TrainBuilder { b.family, b.embedder 
 
 // Size sets the training resolution of a deep model in pixels (224 is the reference; 64 trains ~12x
 // faster on a CPU).
-func (b *TrainBuilder) Size(px int) *TrainBuilder { b.cfg.InputSize = px; return b }
+func (b *TrainBuilder) Size(px int) *TrainBuilder {
+	b.cfg.InputSize = px
+	b.opts.intIn("Size", px, MinSize, MaxSize)
+	return b
+}
 
 // Epochs sets the number of passes over the train split.
-func (b *TrainBuilder) Epochs(n int) *TrainBuilder { b.epochs = n; return b }
+func (b *TrainBuilder) Epochs(n int) *TrainBuilder {
+	b.epochs = n
+	b.opts.intIn("Epochs", n, 1, MaxEpochs)
+	return b
+}
 
 // BatchSize sets the batch size.
-func (b *TrainBuilder) BatchSize(n int) *TrainBuilder { b.batch = n; return b }
+func (b *TrainBuilder) BatchSize(n int) *TrainBuilder {
+	b.batch = n
+	b.opts.intIn("BatchSize", n, 1, MaxBatchSize)
+	return b
+}
 
 // LR sets the peak learning rate.
-func (b *TrainBuilder) LR(lr float64) *TrainBuilder { b.lr = lr; return b }
+func (b *TrainBuilder) LR(lr float64) *TrainBuilder {
+	b.lr = lr
+	b.opts.floatIn("LR", lr, MinLR, MaxLR)
+	return b
+}
 
 // Seed makes the run reproducible on one backend (default 42).
 func (b *TrainBuilder) Seed(seed int64) *TrainBuilder { b.seed = seed; return b }
@@ -127,15 +143,13 @@ type Summary struct {
 	ResumedFromEpoch int     `json:"resumed_from_epoch"`
 }
 
-var modelNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-
 // Run validates everything before any compute (dataset, labels, classes), trains with a progress
 // display, saves the model (checkpoint, config, history) under the app's models/ folder, records it in
 // the app and returns it. An interrupted run resumes from its last checkpoint when run again.
 func (b *TrainBuilder) Run() (*TrainedModel, error) {
 	ctx := context.Background()
-	if !modelNameRE.MatchString(b.name) {
-		return nil, fmt.Errorf("mlkit: model name %q: use letters, digits, '.', '_' or '-' (at most 64)", b.name)
+	if err := b.checkOptions(); err != nil {
+		return nil, err
 	}
 	if b.dataset == "" {
 		return nil, fmt.Errorf("mlkit: train %q: say which dataset with .OnDataset(name)", b.name)

@@ -7,8 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -73,13 +75,13 @@ func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 var commands = []command{
-	{name: "create", args: "[NAME|DIR]", help: "create an app (or check that it opens)", run: runCreate},
+	{name: "create", args: "[NAME|DIR]", help: "create an app (or check that an existing one opens); the only command that makes apps", run: runCreate},
 	{name: "upload", args: "[SOURCE...]", help: "upload images; a SOURCE is a folder, file, glob, .zip or http(s) URL", run: runUpload,
 		flags: func(c *cli, fs *flag.FlagSet) {
 			fs.BoolVar(&c.labelsFromFolders, "labels-from-folders", false, "label each image with the name of its folder")
 			fs.StringVar(&c.label, "label", "", "label every uploaded image with this concept")
-			fs.Int64Var(&c.maxBytes, "max-bytes", ingest.DefaultMaxBytes, "largest accepted file in bytes")
-			fs.Int64Var(&c.maxPixels, "max-pixels", ingest.DefaultMaxPixels, "largest accepted width×height")
+			intVar(fs, &c.maxBytes, "max-bytes", ingest.DefaultMaxBytes, 1, maxUploadBytes, "largest accepted file in bytes")
+			intVar(fs, &c.maxPixels, "max-pixels", ingest.DefaultMaxPixels, 1, maxUploadPixels, "largest accepted width×height")
 			fs.Var(&c.folders, "folder", "upload a folder recursively (repeatable)")
 			fs.Var(&c.zips, "zip", "upload a zip archive (repeatable)")
 			fs.Var(&c.globs, "glob", "upload files matching a pattern (repeatable)")
@@ -112,7 +114,7 @@ var commands = []command{
 			fs.StringVar(&c.dataset, "dataset", "default", "dataset name")
 			fs.StringVar(&c.counts, "counts", "", "train,validation,test counts, e.g. 500,100,100")
 			fs.StringVar(&c.fractions, "fractions", "", "train,validation,test fractions, e.g. 0.7,0.15,0.15")
-			fs.Int64Var(&c.seed, "seed", 0, "seed of the deterministic assignment")
+			intVar(fs, &c.seed, "seed", 0, 0, math.MaxInt64, "seed of the deterministic assignment")
 		}},
 	{name: "stats", args: "", help: "count inputs per class and split", run: runStats,
 		flags: func(c *cli, fs *flag.FlagSet) {
@@ -129,8 +131,58 @@ func usage(w io.Writer) {
 	}
 	_ = tw.Flush()
 	fmt.Fprintf(w, "\n--app defaults to $%s; a bare name lives under $%s (default ~/mlkit/apps).\n", AppEnv, mlkit.HomeEnv)
-	fmt.Fprintln(w, "Run 'mlkit COMMAND -h' for a command's flags. Exit status: 0 ok, 1 error, 2 usage.")
+	fmt.Fprintln(w, "Run 'mlkit help COMMAND' (or 'mlkit COMMAND -h') for a command's flags.")
+	fmt.Fprintln(w, "Exit status: 0 ok, 1 error or nothing done, 2 usage.")
 }
+
+// findCommand returns the command called name, or nil.
+func findCommand(name string) *command {
+	for i := range commands {
+		if commands[i].name == name {
+			return &commands[i]
+		}
+	}
+	return nil
+}
+
+// flagSet returns the flags of cmd (the common --app and --json, then its own), bound to c; its usage
+// (the command's line, help and flags) goes to w.
+func (c *cli) flagSet(cmd *command, w io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("mlkit "+cmd.name, flag.ContinueOnError)
+	fs.SetOutput(w)
+	fs.StringVar(&c.app, "app", os.Getenv(AppEnv), "app name or folder (default $"+AppEnv+")")
+	fs.BoolVar(&c.json, "json", false, "print machine-readable JSON")
+	if cmd.flags != nil {
+		cmd.flags(c, fs)
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: mlkit %s [flags] %s\n%s\n\nflags:\n", cmd.name, cmd.args, cmd.help)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// wantsHelp reports whether the arguments ask for help (-h, -help or --help before any "--").
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
+}
+
+// errorText is how the CLI prints err: the facade's errors start with "mlkit: " and the CLI already
+// prefixes "mlkit COMMAND: ", so that prefix is dropped wherever the chain repeats it (once per layer
+// that wrapped an mlkit error).
+func errorText(err error) string {
+	return repeatedPrefix.ReplaceAllString(err.Error(), "$1")
+}
+
+var repeatedPrefix = regexp.MustCompile(`(^|: )mlkit: `)
 
 // run executes one command line and returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
@@ -138,16 +190,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 		usage(stderr)
 		return exitUsage
 	}
-	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "-help" || args[0] == "help" {
+		if args[0] == "help" && len(args) > 1 {
+			cmd := findCommand(args[1])
+			if cmd == nil || len(args) > 2 {
+				fmt.Fprintf(stderr, "mlkit help: unknown command %q\n", strings.Join(args[1:], " "))
+				usage(stderr)
+				return exitUsage
+			}
+			(&cli{}).flagSet(cmd, stdout).Usage()
+			return exitOK
+		}
 		usage(stdout)
 		return exitOK
 	}
-	var cmd *command
-	for i := range commands {
-		if commands[i].name == args[0] {
-			cmd = &commands[i]
-		}
-	}
+	cmd := findCommand(args[0])
 	if cmd == nil {
 		fmt.Fprintf(stderr, "mlkit: unknown command %q\n", args[0])
 		usage(stderr)
@@ -157,17 +214,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	c := &cli{stdout: stdout, stderr: stderr, ctx: ctx}
 	mlkit.Messages = stderr // notices never mix with --json output
-	fs := flag.NewFlagSet("mlkit "+cmd.name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&c.app, "app", os.Getenv(AppEnv), "app name or folder (default $"+AppEnv+")")
-	fs.BoolVar(&c.json, "json", false, "print machine-readable JSON")
-	if cmd.flags != nil {
-		cmd.flags(c, fs)
+	if wantsHelp(args[1:]) {
+		c.flagSet(cmd, stdout).Usage()
+		return exitOK
 	}
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: mlkit %s [flags] %s\n%s\n\nflags:\n", cmd.name, cmd.args, cmd.help)
-		fs.PrintDefaults()
-	}
+	fs := c.flagSet(cmd, stderr)
 	positional, err := parseInterleaved(fs, args[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
@@ -181,11 +232,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "mlkit %s: %v\n", cmd.name, err)
+		fmt.Fprintf(stderr, "mlkit %s: %s\n", cmd.name, errorText(err))
 		fs.Usage()
 		return exitUsage
 	default:
-		fmt.Fprintf(stderr, "mlkit %s: %v\n", cmd.name, err)
+		fmt.Fprintf(stderr, "mlkit %s: %s\n", cmd.name, errorText(err))
 		return exitError
 	}
 }
@@ -212,15 +263,21 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-func (c *cli) openApp(positional ...string) (*mlkit.App, error) {
+// openApp opens the existing app of --app (only create makes apps).
+func (c *cli) openApp() (*mlkit.App, error) {
 	name := c.app
-	if name == "" && len(positional) > 0 {
-		name = positional[0]
-	}
 	if name == "" {
 		return nil, usagef("no app: pass --app NAME|DIR or set $%s", AppEnv)
 	}
-	return mlkit.Open(name)
+	app, err := mlkit.Open(name)
+	var nae *mlkit.NoAppError
+	if errors.As(err, &nae) && nae.Occupied {
+		return nil, fmt.Errorf("no app named %q (looked in %s, a folder of other files, not an app); give an app's name or folder, or make one with `mlkit create NAME`", nae.Name, nae.Dir)
+	}
+	if errors.As(err, &nae) {
+		return nil, fmt.Errorf("no app named %q (looked in %s); create it with `mlkit create %s`", nae.Name, nae.Dir, nae.Name)
+	}
+	return app, err
 }
 
 func (c *cli) emit(v any, text func(w io.Writer)) error {
@@ -240,7 +297,14 @@ func runCreate(c *cli, _ *flag.FlagSet, args []string) error {
 	if len(args) > 1 || (c.app != "" && len(args) == 1 && args[0] != c.app) {
 		return usagef("create takes one app name or folder")
 	}
-	app, err := c.openApp(args...)
+	name := c.app
+	if len(args) == 1 {
+		name = args[0]
+	}
+	if name == "" {
+		return usagef("no app: give NAME|DIR, pass --app or set $%s", AppEnv)
+	}
+	app, err := mlkit.Create(name)
 	if err != nil {
 		return err
 	}
@@ -309,6 +373,13 @@ func runUpload(c *cli, _ *flag.FlagSet, args []string) error {
 			fmt.Fprintln(w, rep.Summary())
 		}); perr != nil && err == nil {
 			err = perr
+		}
+		if err == nil && len(rep.Added)+len(rep.Duplicates) == 0 {
+			// Nothing is in the app that was not before: a failure for scripts, whatever the reason.
+			if len(rep.Rejected) == 0 {
+				return errors.New("nothing uploaded: no image found in the sources")
+			}
+			return fmt.Errorf("nothing uploaded: all %d sources were rejected", len(rep.Rejected))
 		}
 	}
 	return err

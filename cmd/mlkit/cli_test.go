@@ -137,6 +137,9 @@ func TestCLIWorkflow(t *testing.T) {
 func TestCLIExitCodes(t *testing.T) {
 	t.Setenv("MLKIT_HOME", t.TempDir())
 	t.Setenv(AppEnv, "")
+	if r := call("create", "x"); r.code != 0 {
+		t.Fatalf("create: %+v", r)
+	}
 	cases := []struct {
 		args []string
 		code int

@@ -8,7 +8,9 @@
 //	mlkit stats --app animals --json
 //
 // Every command takes --app (a name under $MLKIT_HOME, default ~/mlkit/apps, or a path; default
-// $MLKIT_APP) and --json. Exit status: 0 ok, 1 error, 2 usage.
+// $MLKIT_APP) and --json. Only create makes an app; every other command fails on a missing one. Numeric
+// flags are checked against their range. Exit status: 0 ok, 1 error (also when nothing was done, e.g. an
+// upload where every file was rejected), 2 usage. 'mlkit help COMMAND' prints a command's flags.
 package main
 
 import (

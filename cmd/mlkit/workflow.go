@@ -36,11 +36,11 @@ func init() {
 				fs.StringVar(&c.wf.model, "model", "", "name to save the model under")
 				fs.StringVar(&c.wf.embedder, "head", "", "train a classifier head on this embedder's vectors (transfer learning)")
 				fs.StringVar(&c.wf.family, "deep", "", "train this family from scratch: resnet50, efficientnet_b0..b7, mobilenetv2")
-				fs.IntVar(&c.wf.size, "size", 64, "input resolution of a deep model in pixels")
-				fs.IntVar(&c.wf.epochs, "epochs", 0, "epochs (0: the trainer's default)")
-				fs.IntVar(&c.wf.batch, "batch", 0, "batch size (0: the trainer's default)")
-				fs.Float64Var(&c.wf.lr, "lr", 0, "peak learning rate (0: the trainer's default)")
-				fs.Int64Var(&c.seed, "seed", 42, "seed")
+				intVar(fs, &c.wf.size, "size", 64, mlkit.MinSize, mlkit.MaxSize, "input resolution of a deep model in pixels")
+				optIntVar(fs, &c.wf.epochs, "epochs", 1, mlkit.MaxEpochs, "epochs (default: the trainer's)")
+				optIntVar(fs, &c.wf.batch, "batch", 1, mlkit.MaxBatchSize, "batch size (default: the trainer's)")
+				optFloatVar(fs, &c.wf.lr, "lr", mlkit.MinLR, mlkit.MaxLR, "peak learning rate (default: the trainer's)")
+				intVar(fs, &c.seed, "seed", 42, 0, math.MaxInt64, "seed")
 				fs.StringVar(&c.wf.backend, "backend", "", "backend for this run: xla:cpu, xla:cuda or mlkitgo (default: the best available)")
 			}},
 		command{name: "evaluate", args: "--model NAME [--split validation]", help: "evaluate a model on a split (stored in the app)", run: runEvaluate,
@@ -75,9 +75,9 @@ func evalFlags(c *cli, fs *flag.FlagSet) {
 	fs.StringVar(&c.dataset, "dataset", "default", "dataset name")
 	fs.StringVar(&c.wf.model, "model", "", "model name")
 	fs.StringVar(&c.wf.split, "split", "validation", "train, validation or test")
-	fs.Float64Var(&c.wf.threshold, "threshold", 0.5, "probability threshold of the per-concept table")
+	floatVar(fs, &c.wf.threshold, "threshold", 0.5, 0, 1, "probability threshold of the per-concept table")
 	fs.BoolVar(&c.wf.recompute, "recompute", false, "evaluate again even if a stored evaluation exists")
-	fs.IntVar(&c.wf.version, "version", 0, "dataset version (0: the latest)")
+	intVar(fs, &c.wf.version, "version", 0, 0, maxVersion, "dataset version (0: the latest)")
 }
 
 func runEmbed(c *cli, _ *flag.FlagSet, args []string) error {
@@ -89,6 +89,9 @@ func runEmbed(c *cli, _ *flag.FlagSet, args []string) error {
 	e, err := app.Embed(c.wf.embedder)
 	if err != nil {
 		return err
+	}
+	if len(e.IDs) == 0 {
+		return fmt.Errorf("nothing embedded: app %s has no inputs (upload images first with `mlkit upload`)", app.Name)
 	}
 	out := map[string]any{"embedder": e.Model, "inputs": len(e.IDs), "computed": e.Computed, "dim": e.Index.Dim()}
 	return c.emit(out, func(w io.Writer) {
@@ -297,7 +300,10 @@ func runPredict(c *cli, _ *flag.FlagSet, args []string) error {
 		for _, pr := range preds {
 			out = append(out, map[string]any{"file": pr.File, "predicted": pr.Class, "confidence": pr.Confidence, "error": pr.Err})
 		}
-		return c.emit(out, nil)
+		if err := c.emit(out, nil); err != nil {
+			return err
+		}
+		return nothingPredicted(args[0], preds)
 	}
 	w := c.stdout
 	if c.wf.out != "" {
@@ -314,7 +320,21 @@ func runPredict(c *cli, _ *flag.FlagSet, args []string) error {
 	if c.wf.out != "" {
 		fmt.Fprintf(c.stderr, "wrote %d predictions to %s\n", len(preds), c.wf.out)
 	}
-	return nil
+	return nothingPredicted(args[0], preds)
+}
+
+// nothingPredicted is the error of a predict run that predicted no image (an empty folder, or only
+// files that are not images), nil otherwise.
+func nothingPredicted(dir string, preds []mlkit.Prediction) error {
+	for _, pr := range preds {
+		if pr.Err == "" {
+			return nil
+		}
+	}
+	if len(preds) == 0 {
+		return fmt.Errorf("nothing predicted: no files in %s", dir)
+	}
+	return fmt.Errorf("nothing predicted: none of the %d files in %s is a readable image", len(preds), dir)
 }
 
 func runExport(c *cli, _ *flag.FlagSet, args []string) error {

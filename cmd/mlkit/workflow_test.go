@@ -44,6 +44,7 @@ func TestCLITrainEvaluateSelectTestPredict(t *testing.T) {
 	}
 	app := []string{"--app", "cliflow", "--json"}
 	steps := [][]string{
+		{"create"},
 		{"upload", "--labels-from-folders", photos},
 		{"split", "--dataset", "animals", "--fractions", "0.6,0.2,0.2", "--seed", "3"},
 		{"embed"},
@@ -123,6 +124,9 @@ func TestCLITrainEvaluateSelectTestPredict(t *testing.T) {
 	}
 	if r := call("predict", "--model", filepath.Join(out, "model"), newImgs); r.code != 0 || strings.Count(r.stdout, "\n") != 5 {
 		t.Fatalf("predict from the exported folder: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := call("predict", "--model", filepath.Join(out, "model"), t.TempDir()); r.code != 1 || !strings.Contains(r.stderr, "nothing predicted") {
+		t.Fatalf("predict on an empty folder must fail: %d %s", r.code, r.stderr)
 	}
 	if _, err := os.Stat(filepath.Join(out, "model", "predict", "main.go")); err != nil {
 		t.Fatal(err)

@@ -81,7 +81,7 @@ func labelInputs(ctx context.Context, st *store.Store, concept string, ids []int
 		n = 0
 		c, _, err := tx.EnsureConcept(ctx, concept)
 		if err != nil {
-			return fmt.Errorf("dataset: %w", err)
+			return err // wrapped once below
 		}
 		if err := checkInputs(ctx, tx, ids); err != nil {
 			return err

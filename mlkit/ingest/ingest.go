@@ -33,6 +33,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/visionnb/visionnb/mlkit/names"
 	"github.com/visionnb/visionnb/mlkit/store"
 )
 
@@ -50,6 +51,7 @@ const (
 	ReasonZipBomb       Reason = "zip_bomb"           // a zip whose uncompressed size or ratio exceeds the limits
 	ReasonDownload      Reason = "download_failed"    // a URL that could not be fetched (HTTP error, timeout)
 	ReasonUnreadable    Reason = "unreadable"         // a file or archive that could not be opened or read
+	ReasonBadLabel      Reason = "bad_label"          // with LabelsFromFolders: the folder name is not a valid concept name
 )
 
 // Defaults for the limits of an upload.
@@ -337,7 +339,13 @@ func (u *Upload) fetch(ctx context.Context, raw string) ([]byte, *Rejection) {
 func (u *Upload) LabelsFromFolders() *Upload { u.labelsFromDirs = true; return u }
 
 // Label labels every uploaded file with concept (source "manual"); it wins over LabelsFromFolders.
-func (u *Upload) Label(concept string) *Upload { u.label = strings.TrimSpace(concept); return u }
+func (u *Upload) Label(concept string) *Upload {
+	u.label = strings.TrimSpace(concept)
+	if err := names.Concept(u.label); err != nil && u.label != "" {
+		u.err = fmt.Errorf("ingest: Label: %w", err)
+	}
+	return u
+}
 
 // MaxBytes sets the largest accepted file, in bytes.
 func (u *Upload) MaxBytes(n int64) *Upload {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/visionnb/visionnb/mlkit/names"
 	"github.com/visionnb/visionnb/mlkit/store"
 )
 
@@ -192,6 +193,11 @@ func (u *Upload) prepare(ctx context.Context, c candidate) (r result) {
 	reject := func(reason Reason, format string, args ...any) result {
 		r.rej = &Rejection{Source: c.source, Reason: reason, Message: fmt.Sprintf(format, args...)}
 		return r
+	}
+	if label, src, _ := u.labelFor(c); src == store.SourceFolder {
+		if err := names.Concept(label); err != nil {
+			return reject(ReasonBadLabel, "folder %q does not give a label: %v", label, err)
+		}
 	}
 	data, rj := c.open(ctx)
 	if rj != nil {

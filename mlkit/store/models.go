@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/visionnb/visionnb/mlkit/names"
 )
 
 // Model is a trained model recorded in the app (its files live in Dir, relative to the app folder).
@@ -30,6 +32,9 @@ type Model struct {
 // PutModel inserts a model, or replaces the record of the model with the same name (retraining under
 // one name replaces it; its old evaluations are deleted with it since they no longer describe it).
 func (t *Tx) PutModel(ctx context.Context, m Model) (int64, error) {
+	if err := names.Model(m.Name); err != nil {
+		return 0, fmt.Errorf("store: saving model: %w", err)
+	}
 	classes, err := json.Marshal(m.Classes)
 	if err != nil {
 		return 0, err

@@ -7,10 +7,15 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/visionnb/visionnb/mlkit/names"
 )
 
 // ErrNotFound is wrapped by lookups of a name or id that is not in the store.
 var ErrNotFound = errors.New("not found")
+
+// ErrExists is wrapped when a name is already taken (e.g. renaming a concept onto another's name).
+var ErrExists = errors.New("already exists")
 
 // Input is one stored image.
 type Input struct {
@@ -212,9 +217,8 @@ type Concept struct {
 
 // EnsureConcept returns the concept called name, creating it when missing.
 func (t *Tx) EnsureConcept(ctx context.Context, name string) (Concept, bool, error) {
-	name = strings.TrimSpace(name)
-	if name == "" {
-		return Concept{}, false, fmt.Errorf("store: concept name is empty")
+	if err := names.Concept(name); err != nil {
+		return Concept{}, false, fmt.Errorf("store: %w", err)
 	}
 	res, err := t.tx.ExecContext(ctx, `INSERT INTO concepts(name, created_at) VALUES (?, ?) ON CONFLICT(name) DO NOTHING`, name, Now())
 	if err != nil {
@@ -276,11 +280,23 @@ func (s *Store) Concepts(ctx context.Context) ([]Concept, error) {
 	return out, rows.Err()
 }
 
-// RenameConcept renames a concept; its annotations follow (they refer to it by id).
+// RenameConcept renames a concept; its annotations follow (they refer to it by id). Renaming onto the
+// name of another concept fails with ErrExists (delete or relabel instead: two concepts never merge by
+// accident).
 func (t *Tx) RenameConcept(ctx context.Context, from, to string) error {
-	to = strings.TrimSpace(to)
-	if to == "" {
-		return fmt.Errorf("store: renaming concept %q: new name is empty", from)
+	if err := names.Concept(to); err != nil {
+		return fmt.Errorf("store: renaming concept %q: %w", from, err)
+	}
+	if strings.TrimSpace(from) == to {
+		if _, err := conceptByName(ctx, t.tx, from); err != nil {
+			return fmt.Errorf("store: renaming concept %q: %w", from, err)
+		}
+		return nil
+	}
+	if _, err := conceptByName(ctx, t.tx, to); err == nil {
+		return fmt.Errorf("store: renaming concept %q: concept %q %w (relabel its inputs, then delete it)", from, to, ErrExists)
+	} else if !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("store: renaming concept %q: %w", from, err)
 	}
 	res, err := t.tx.ExecContext(ctx, `UPDATE concepts SET name = ? WHERE name = ?`, to, strings.TrimSpace(from))
 	if err != nil {

@@ -33,12 +33,59 @@ type Store struct {
 	db  *sql.DB
 }
 
-// Open opens the app directory dir, creating it (and its database) when missing, and applies pending
-// schema migrations.
+// ErrNotApp is wrapped when a folder that exists and holds other files is opened as an app: an app is
+// never created inside, say, a photo folder given by mistake.
+var ErrNotApp = errors.New("not an mlkit app")
+
+// IsApp reports whether dir holds an app (its database file).
+func IsApp(dir string) (bool, error) {
+	st, err := os.Stat(filepath.Join(dir, DBFileName))
+	switch {
+	case err == nil:
+		return st.Mode().IsRegular(), nil
+	case errors.Is(err, os.ErrNotExist):
+		return false, nil
+	default:
+		return false, fmt.Errorf("store: looking for an app in %q: %w", dir, err)
+	}
+}
+
+// appLayout names what Open creates in an app folder; a folder holding only these (an interrupted
+// creation) may still become an app.
+var appLayout = map[string]bool{"blobs": true, "thumbs": true, "tmp": true, DBFileName: true,
+	DBFileName + "-wal": true, DBFileName + "-shm": true, DBFileName + "-journal": true}
+
+// checkCreatable refuses an existing folder with other files in it and no app database (ErrNotApp).
+func checkCreatable(dir string) error {
+	if ok, err := IsApp(dir); err != nil || ok {
+		return err
+	}
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("store: reading %q: %w", dir, err)
+	}
+	for _, e := range entries {
+		if !appLayout[e.Name()] {
+			return fmt.Errorf("store: %q already exists, holds other files (%s...) and no %s: %w; choose a new folder or name",
+				dir, e.Name(), DBFileName, ErrNotApp)
+		}
+	}
+	return nil
+}
+
+// Open opens the app directory dir, creating it (and its database) when missing or empty, and applies
+// pending schema migrations. A folder that exists with other files and no database is refused
+// (ErrNotApp) rather than turned into an app.
 func Open(dir string) (*Store, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("store: resolving app directory %q: %w", dir, err)
+	}
+	if err := checkCreatable(abs); err != nil {
+		return nil, err
 	}
 	for _, d := range []string{abs, filepath.Join(abs, "blobs"), filepath.Join(abs, "thumbs"), filepath.Join(abs, "tmp")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/visionnb/visionnb/mlkit/names"
 )
 
 // Split names one part of a dataset version.
@@ -44,9 +46,8 @@ type Member struct {
 
 // CreateVersion starts the next version of dataset (created when missing), not yet frozen.
 func (t *Tx) CreateVersion(ctx context.Context, dataset string, seed int64, spec string) (Version, error) {
-	dataset = strings.TrimSpace(dataset)
-	if dataset == "" {
-		return Version{}, fmt.Errorf("store: dataset name is empty")
+	if err := names.Dataset(dataset); err != nil {
+		return Version{}, fmt.Errorf("store: %w", err)
 	}
 	now := Now()
 	if _, err := t.tx.ExecContext(ctx, `INSERT INTO datasets(name, created_at) VALUES (?, ?) ON CONFLICT(name) DO NOTHING`, dataset, now); err != nil {

@@ -15,7 +15,9 @@ import (
 
 // Progress reports a long run (training, embedding a folder of images): one line that updates in
 // place, in a notebook (a transient display updated with gonbui.UpdateHTML) or on a terminal (carriage
-// return). It shows done/total, percentage, rate, ETA and a message. It is safe for concurrent use.
+// return). Anywhere else (a log file, a pipe, CI) it writes whole lines instead, at most one every
+// LogInterval plus the final one, so logs stay readable. It shows done/total, percentage, rate, ETA and
+// a message. It is safe for concurrent use.
 //
 //	p := view.NewProgress(len(files)).Title("embedding").Unit("img")
 //	for _, f := range files { ...; p.Add(1) }
@@ -28,6 +30,8 @@ type Progress struct {
 	start, last time.Time
 	w           io.Writer
 	notebook    bool
+	terminal    bool // w is a terminal: redraw one line with \r; otherwise write throttled lines
+	lastLine    time.Time
 	displayID   string
 	interval    time.Duration
 	lastLen     int
@@ -37,7 +41,7 @@ type Progress struct {
 
 // NewProgress starts a progress report for total steps (total <= 0: unknown).
 func NewProgress(total int) *Progress {
-	p := &Progress{total: int64(total), unit: "it", w: os.Stderr, notebook: InNotebook(), now: time.Now}
+	p := &Progress{total: int64(total), unit: "it", w: os.Stderr, terminal: isTerminal(os.Stderr), notebook: InNotebook(), now: time.Now}
 	p.start = p.now()
 	p.interval = 100 * time.Millisecond
 	if p.notebook {
@@ -63,12 +67,27 @@ func (p *Progress) Unit(unit string) *Progress {
 	return p
 }
 
-// Writer sets where the terminal line goes (default os.Stderr; nil: nowhere). Not used in a notebook.
+// LogInterval is the least time between two lines when the output is not a terminal.
+const LogInterval = 5 * time.Second
+
+// Writer sets where the line goes (default os.Stderr; nil: nowhere). Not used in a notebook. A terminal
+// gets one line redrawn in place; any other writer gets whole lines, at most one every LogInterval.
 func (p *Progress) Writer(w io.Writer) *Progress {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.w = w
+	p.terminal = isTerminal(w)
 	return p
+}
+
+// isTerminal reports whether w is a character device (a terminal), not a file or a pipe.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(interface{ Stat() (os.FileInfo, error) })
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // Message sets the message at the end of the line (e.g. "epoch 3: loss 0.412") and redraws.
@@ -115,8 +134,8 @@ func (p *Progress) Done() {
 	p.finished = true
 	if p.notebook {
 		gonbui.Sync()
-	} else if p.w != nil {
-		fmt.Fprintln(p.w)
+	} else if p.w != nil && p.terminal {
+		fmt.Fprintln(p.w) // end the line redrawn in place
 	}
 }
 
@@ -191,6 +210,15 @@ func (p *Progress) drawLocked(final bool) {
 		return
 	}
 	if p.w == nil {
+		return
+	}
+	if !p.terminal {
+		// A log: whole lines, the first at once, then at most one per LogInterval, and the final one.
+		if !final && !p.lastLine.IsZero() && now.Sub(p.lastLine) < LogInterval {
+			return
+		}
+		p.lastLine = now
+		fmt.Fprintln(p.w, line)
 		return
 	}
 	n := utf8.RuneCountInString(line)

@@ -2,6 +2,7 @@ package view
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ func TestProgressLine(t *testing.T) {
 	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	p := NewProgress(100).Title("embedding").Unit("img").Writer(&out)
 	p.notebook = false
+	p.terminal = true // the in-place line of a terminal (TestProgressLogLines covers other writers)
 	p.now = func() time.Time { return clock }
 	p.start = clock
 
@@ -49,5 +51,38 @@ func TestProgressLine(t *testing.T) {
 	}
 	if h := p.htmlLocked("<b>" + line); strings.Contains(h, "<b>") {
 		t.Errorf("progress HTML not escaped: %s", h)
+	}
+}
+
+// TestProgressLogLines: outside a terminal (a log file, a pipe), progress is whole lines without \r, at
+// most one per LogInterval plus the final one.
+func TestProgressLogLines(t *testing.T) {
+	var out bytes.Buffer
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	p := NewProgress(1000).Title("training").Unit("step").Writer(&out)
+	p.notebook = false
+	p.now = func() time.Time { return clock }
+	p.start = clock
+	for i := 0; i < 1000; i++ {
+		clock = clock.Add(50 * time.Millisecond) // 50 s in all: the first line, then one per 5 s
+		p.Add(1)
+	}
+	p.Done()
+	s := out.String()
+	if strings.Contains(s, "\r") {
+		t.Fatalf("log output contains \\r: %q", s)
+	}
+	lines := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+	if len(lines) < 9 || len(lines) > 12 {
+		t.Fatalf("%d lines for 50 s of progress, want about one per 5 s plus the final one:\n%s", len(lines), s)
+	}
+	if !strings.Contains(lines[0], "1/1000") || !strings.Contains(lines[len(lines)-1], "1000/1000") {
+		t.Fatalf("first line %q, last line %q", lines[0], lines[len(lines)-1])
+	}
+	if f, err := os.CreateTemp(t.TempDir(), "log"); err == nil {
+		defer f.Close()
+		if isTerminal(f) {
+			t.Error("a regular file is not a terminal")
+		}
 	}
 }
