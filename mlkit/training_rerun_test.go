@@ -102,6 +102,10 @@ func TestTrainAgainReusesRefusesOrReplaces(t *testing.T) {
 		len(again.History) != 3 || !after.ModTime().Equal(before.ModTime()) {
 		t.Fatalf("identical re-run: reused %v id %d/%d result %+v; history rewritten: %v", again.Reused, again.ID, first.ID, again.Result, !after.ModTime().Equal(before.ModTime()))
 	}
+	t.Logf("first run %v, identical re-run %v", first.Result.Elapsed, again.Result.Elapsed)
+	if again.Result.Elapsed >= first.Result.Elapsed {
+		t.Errorf("the identical re-run took %v, the training itself %v: it must not train or compile", again.Result.Elapsed, first.Result.Elapsed)
+	}
 	if evs, _ := app.Store().Evaluations(bg, first.ID, "", 0, ""); len(evs) != 1 {
 		t.Errorf("re-run lost the evaluation: %d", len(evs))
 	}

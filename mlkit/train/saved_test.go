@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/visionnb/visionnb/mlkit/models"
 )
 
 func TestPlannedMatchesTheSavedRunAndInspectNamesDifferences(t *testing.T) {
@@ -40,5 +42,19 @@ func TestPlannedMatchesTheSavedRunAndInspectNamesDifferences(t *testing.T) {
 	if len(saved.History) != 3 || saved.BestEpoch != res.BestEpoch || saved.Backend != res.Backend || saved.Predictor != nil ||
 		saved.History[2].ValLoss != res.History[2].ValLoss {
 		t.Errorf("SavedResult %+v does not match the run %+v", saved, res)
+	}
+}
+
+func TestDeepPlannedMatchesTheSavedRun(t *testing.T) {
+	classes, trainSet, valSet := animals(t, 3, 1)
+	dir := filepath.Join(t.TempDir(), "run")
+	d := Deep(testDenseFamily, models.New().Size(16)).Data(classes, trainSet, valSet).Backend(testBackend(t)).
+		CacheDir(t.TempDir()).Epochs(1).BatchSize(64).Seed(1).OutputDir(dir).Quiet()
+	if _, err := d.Fit(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := Inspect(dir, d.Planned())
+	if err != nil || !st.Same() || !st.Finished {
+		t.Fatalf("Inspect after a deep Fit: %+v %v, want the same finished run", st, err)
 	}
 }
