@@ -58,3 +58,32 @@ func TestDeepPlannedMatchesTheSavedRun(t *testing.T) {
 		t.Fatalf("Inspect after a deep Fit: %+v %v, want the same finished run", st, err)
 	}
 }
+
+// Two writers of one file (e.g. two processes saving history.json in one folder) must not rename each
+// other's temporary file away.
+func TestWriteJSONAtomicConcurrentWriters(t *testing.T) {
+	path := filepath.Join(t.TempDir(), HistoryFile)
+	errs := make(chan error, 16)
+	for w := range 16 {
+		go func() {
+			var err error
+			for i := 0; i < 50 && err == nil; i++ {
+				err = writeJSONAtomic(path, map[string]int{"writer": w, "i": i})
+			}
+			errs <- err
+		}()
+	}
+	for range 16 {
+		if err := <-errs; err != nil {
+			t.Fatalf("concurrent writeJSONAtomic: %v", err)
+		}
+	}
+	var got map[string]int
+	if err := readJSON(path, &got); err != nil {
+		t.Fatal(err)
+	}
+	left, _ := filepath.Glob(path + ".*.tmp")
+	if len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+}
