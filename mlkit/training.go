@@ -186,14 +186,10 @@ func (b *TrainBuilder) Run() (*TrainedModel, error) {
 	}
 	var res *train.Result
 	var nTrain, nVal int
-	var fit func() (*train.Result, error) // the configured head or deep run
-	var planned train.RunConfig           // what fit will save as config.json
-	var be backends.Backend
-	if b.backend != "" {
-		if be, err = backend.Named(b.backend); err != nil {
-			return nil, fmt.Errorf("mlkit: train %q: %w", b.name, err)
-		}
-	}
+	// configure sets up the head or deep run on backend be (nil: the default one) and returns it with the
+	// config it will save. It is called without a backend first, so that a saved run is recognised before
+	// any backend is started.
+	var configure func(be backends.Backend) (fit func() (*train.Result, error), planned train.RunConfig)
 	if b.embedder != "" {
 		rec.Kind, rec.Embedder = KindHead, b.embedder
 		emb, err := b.app.Embed(b.embedder)
@@ -218,13 +214,14 @@ func (b *TrainBuilder) Run() (*TrainedModel, error) {
 			}
 		}
 		nTrain, nVal = len(tr), len(va)
-		h := train.Head(classes, tr, va).Seed(b.seed).OutputDir(dir).Dataset(desc)
-		h = applyCommon(h, b, prog, be)
-		if b.tuneHead != nil {
-			h = b.tuneHead(h)
+		configure = func(be backends.Backend) (func() (*train.Result, error), train.RunConfig) {
+			h := train.Head(classes, tr, va).Seed(b.seed).OutputDir(dir).Dataset(desc)
+			h = applyCommon(h, b, prog, be)
+			if b.tuneHead != nil {
+				h = b.tuneHead(h)
+			}
+			return h.Fit, h.Planned()
 		}
-		fit, planned = h.Fit, h.Planned()
-		rec.Family = headFamily(planned)
 	} else {
 		fam, err := train.LookupFamily(b.family)
 		if err != nil {
@@ -249,15 +246,21 @@ func (b *TrainBuilder) Run() (*TrainedModel, error) {
 			}
 		}
 		nTrain, nVal = len(tr), len(va)
-		d := train.Deep(fam, cfg).Data(classes, tr, va).Seed(b.seed).OutputDir(dir).Dataset(desc).
-			CacheDir(filepath.Join(b.app.Dir(), "cache", "pixels"))
-		d = applyCommon(d, b, prog, be)
-		if b.tuneDeep != nil {
-			d = b.tuneDeep(d)
+		configure = func(be backends.Backend) (func() (*train.Result, error), train.RunConfig) {
+			d := train.Deep(fam, cfg).Data(classes, tr, va).Seed(b.seed).OutputDir(dir).Dataset(desc).
+				CacheDir(filepath.Join(b.app.Dir(), "cache", "pixels"))
+			d = applyCommon(d, b, prog, be)
+			if b.tuneDeep != nil {
+				d = b.tuneDeep(d)
+			}
+			return d.Fit, d.Planned()
 		}
 		cfgJSON, _ := json.Marshal(cfg)
 		rec.Config = cfgJSON
-		fit, planned = d.Fit, d.Planned()
+	}
+	_, planned := configure(nil)
+	if rec.Kind == KindHead {
+		rec.Family = headFamily(planned)
 	}
 	lock, err := b.app.lockModel(b.name)
 	if err != nil {
@@ -270,6 +273,13 @@ func (b *TrainBuilder) Run() (*TrainedModel, error) {
 		}
 		return reused, err
 	}
+	var be backends.Backend
+	if b.backend != "" {
+		if be, err = backend.Named(b.backend); err != nil {
+			return nil, fmt.Errorf("mlkit: train %q: %w", b.name, err)
+		}
+	}
+	fit, _ := configure(be)
 	if err := b.app.st.Tx(ctx, func(tx *store.Tx) error { _, err := tx.PutModel(ctx, rec); return err }); err != nil {
 		return nil, err
 	}
