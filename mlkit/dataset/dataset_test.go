@@ -440,8 +440,8 @@ func TestSplitAgainReusesAnUnchangedVersion(t *testing.T) {
 		t.Fatalf("changed seed, no new inputs: err = %v", err)
 	}
 	// A relabelled member changes the members: a new version.
-	all, _ := st.Inputs(ctx, store.InputFilter{})
-	if _, err := Relabel(ctx, st, "b", []int64{all[0].ID}, Manual()); err != nil {
+	as, _ := st.Inputs(ctx, store.InputFilter{Concept: "a"})
+	if _, err := Relabel(ctx, st, "b", []int64{as[0].ID}, Manual()); err != nil {
 		t.Fatal(err)
 	}
 	v2, err := CreateVersion(ctx, st, "ds", spec)
