@@ -241,9 +241,15 @@ func (a *App) ThumbnailPath(in Input) string { return a.st.ThumbPath(in.SHA256) 
 
 // Split freezes a new version of the dataset called name: the labelled inputs split into train, validation
 // and test per spec, stratified by class. Later versions keep every earlier member in its split and only
-// assign new inputs (see dataset.CreateVersion).
+// assign new inputs (see dataset.CreateVersion). Running it again with the same spec on the same labelled
+// inputs returns the latest version as is (Version.Reused), so a notebook re-runs without making new
+// versions; a changed spec that only assigned new inputs prints its Version.Warning to Messages.
 func (a *App) Split(name string, spec SplitSpec) (*Version, error) {
-	return dataset.CreateVersion(context.Background(), a.st, name, spec)
+	v, err := dataset.CreateVersion(context.Background(), a.st, name, spec)
+	if err == nil && v.Warning != "" {
+		fmt.Fprintln(Messages, "⚠ "+v.Warning)
+	}
+	return v, err
 }
 
 // CreateDataset is Split under the name the tutorial uses for its first version.

@@ -3,16 +3,20 @@ package mlkit
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"github.com/gomlx/gomlx/backends"
 	"github.com/visionnb/visionnb/mlkit/backend"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"time"
 
+	"github.com/visionnb/visionnb/mlkit/internal/lockfile"
 	"github.com/visionnb/visionnb/mlkit/models"
+	"github.com/visionnb/visionnb/mlkit/names"
 	"github.com/visionnb/visionnb/mlkit/store"
 	"github.com/visionnb/visionnb/mlkit/train"
 	_ "github.com/visionnb/visionnb/mlkit/train/families" // registers resnet50, efficientnet_b0..b7, mobilenetv2
@@ -43,10 +47,12 @@ type TrainBuilder struct {
 	progress bool
 	backend  string
 	opts     optionChecks // problems of the options set, reported by Run (see options_check.go)
+	replace  bool
 }
 
-// Train starts configuring a model saved in the app under name (training again under a name replaces
-// that model). Choose its kind with Head (transfer learning) or Deep (from scratch).
+// Train starts configuring a model saved in the app under name. Choose its kind with Head (transfer
+// learning) or Deep (from scratch). Training again under a name with the same settings on the same dataset
+// version returns the saved model; other settings (or another version) need Replace, or another name.
 func (a *App) Train(name string) *TrainBuilder {
 	return &TrainBuilder{app: a, name: name, cfg: models.New(), seed: 42, progress: true}
 }
@@ -121,13 +127,22 @@ func (b *TrainBuilder) Backend(name string) *TrainBuilder { b.backend = name; re
 // Quiet turns off the progress display.
 func (b *TrainBuilder) Quiet() *TrainBuilder { b.progress = false; return b }
 
+// Replace deletes a model already saved under this name (its folder, its record and its evaluations, see
+// App.DeleteModel) and trains anew, even with the same settings. Without it, Run refuses to overwrite a
+// model trained with other settings or on another dataset version.
+func (b *TrainBuilder) Replace() *TrainBuilder { b.replace = true; return b }
+
 // TrainedModel is a model saved in the app.
 type TrainedModel struct {
 	store.Model
 	// History is the per-epoch training record.
 	History []train.EpochStats
-	// Result is set when the model was just trained in this call.
+	// Result is set by Run. When Reused, it is read back from the model's folder: nothing was built or
+	// compiled, its Predictor is nil (use App.Predictor) and Elapsed is the time this call took.
 	Result *train.Result
+	// Reused is true when Run found this model already trained with the same settings on the same dataset
+	// version and returned it without training.
+	Reused bool
 }
 
 // Summary is what the app records about a finished run.
@@ -145,9 +160,16 @@ type Summary struct {
 
 // Run validates everything before any compute (dataset, labels, classes), trains with a progress
 // display, saves the model (checkpoint, config, history) under the app's models/ folder, records it in
-// the app and returns it. An interrupted run resumes from its last checkpoint when run again.
+// the app and returns it.
+//
+// Running it again is safe. A model already trained under this name with the same settings on the same
+// dataset version is returned at once (Reused; nothing is trained, built or compiled). An interrupted run
+// (killed, or failed) resumes from its last checkpoint. A model of this name trained otherwise is an
+// error naming what differs, unless Replace was called. Only one process trains a given name at a time:
+// another one gets an error naming the process that does.
 func (b *TrainBuilder) Run() (*TrainedModel, error) {
 	ctx := context.Background()
+	start := time.Now()
 	if err := b.checkOptions(); err != nil {
 		return nil, err
 	}
@@ -179,16 +201,12 @@ func (b *TrainBuilder) Run() (*TrainedModel, error) {
 	}
 	var res *train.Result
 	var nTrain, nVal int
-	var kept bool                         // a finished model of this name exists and keeps its record
-	var fit func() (*train.Result, error) // the configured head or deep run
-	var be backends.Backend
-	if b.backend != "" {
-		if be, err = backend.Named(b.backend); err != nil {
-			return nil, fmt.Errorf("mlkit: train %q: %w", b.name, err)
-		}
-	}
+	// configure sets up the head or deep run on backend be (nil: the default one) and returns it with the
+	// config it will save. It is called without a backend first, so that a saved run is recognised before
+	// any backend is started.
+	var configure func(be backends.Backend) (fit func() (*train.Result, error), planned train.RunConfig)
 	if b.embedder != "" {
-		rec.Kind, rec.Family, rec.Embedder = KindHead, "linear", b.embedder
+		rec.Kind, rec.Embedder = KindHead, b.embedder
 		emb, err := b.app.Embed(b.embedder)
 		if err != nil {
 			return nil, err
@@ -211,12 +229,14 @@ func (b *TrainBuilder) Run() (*TrainedModel, error) {
 			}
 		}
 		nTrain, nVal = len(tr), len(va)
-		h := train.Head(classes, tr, va).Seed(b.seed).OutputDir(dir).Dataset(desc)
-		h = applyCommon(h, b, prog, be)
-		if b.tuneHead != nil {
-			h = b.tuneHead(h)
+		configure = func(be backends.Backend) (func() (*train.Result, error), train.RunConfig) {
+			h := train.Head(classes, tr, va).Seed(b.seed).OutputDir(dir).Dataset(desc)
+			h = applyCommon(h, b, prog, be)
+			if b.tuneHead != nil {
+				h = b.tuneHead(h)
+			}
+			return h.Fit, h.Planned()
 		}
-		fit = h.Fit
 	} else {
 		fam, err := train.LookupFamily(b.family)
 		if err != nil {
@@ -241,23 +261,45 @@ func (b *TrainBuilder) Run() (*TrainedModel, error) {
 			}
 		}
 		nTrain, nVal = len(tr), len(va)
-		d := train.Deep(fam, cfg).Data(classes, tr, va).Seed(b.seed).OutputDir(dir).Dataset(desc).
-			CacheDir(filepath.Join(b.app.Dir(), "cache", "pixels"))
-		d = applyCommon(d, b, prog, be)
-		if b.tuneDeep != nil {
-			d = b.tuneDeep(d)
+		configure = func(be backends.Backend) (func() (*train.Result, error), train.RunConfig) {
+			d := train.Deep(fam, cfg).Data(classes, tr, va).Seed(b.seed).OutputDir(dir).Dataset(desc).
+				CacheDir(filepath.Join(b.app.Dir(), "cache", "pixels"))
+			d = applyCommon(d, b, prog, be)
+			if b.tuneDeep != nil {
+				d = b.tuneDeep(d)
+			}
+			return d.Fit, d.Planned()
 		}
 		cfgJSON, _ := json.Marshal(cfg)
 		rec.Config = cfgJSON
-		fit = d.Fit
 	}
-	if kept, err = b.app.ensureModel(ctx, rec); err != nil {
+	_, planned := configure(nil)
+	if rec.Kind == KindHead {
+		rec.Family = headFamily(planned)
+	}
+	lock, err := b.app.lockModel(b.name)
+	if err != nil {
+		return nil, fmt.Errorf("mlkit: train: %w", err)
+	}
+	defer lock.Release()
+	if reused, err := b.app.prepareModel(ctx, b, rec, dir, planned); err != nil || reused != nil {
+		if reused != nil {
+			reused.Result.Elapsed = time.Since(start)
+		}
+		return reused, err
+	}
+	var be backends.Backend
+	if b.backend != "" {
+		if be, err = backend.Named(b.backend); err != nil {
+			return nil, fmt.Errorf("mlkit: train %q: %w", b.name, err)
+		}
+	}
+	fit, _ := configure(be)
+	if err := b.app.st.Tx(ctx, func(tx *store.Tx) error { _, err := tx.PutModel(ctx, rec); return err }); err != nil {
 		return nil, err
 	}
 	if res, err = fit(); err != nil {
-		if !kept {
-			b.app.failModel(ctx, b.name)
-		}
+		b.app.failModel(ctx, b.name)
 		return nil, fmt.Errorf("mlkit: training %q: %w", b.name, err)
 	}
 	if prog != nil {
@@ -273,13 +315,153 @@ func (b *TrainBuilder) Run() (*TrainedModel, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !kept { // a kept record already describes this (identical, finished) run
-		if err := b.app.st.Tx(ctx, func(tx *store.Tx) error { return tx.SetModelStatus(ctx, m.ID, "done", sumJSON) }); err != nil {
-			return nil, err
-		}
-		m.Status, m.Summary = "done", sumJSON
+	if err := b.app.st.Tx(ctx, func(tx *store.Tx) error { return tx.SetModelStatus(ctx, m.ID, "done", sumJSON) }); err != nil {
+		return nil, err
 	}
+	m.Status, m.Summary = "done", sumJSON
 	return &TrainedModel{Model: m, History: res.History, Result: res}, nil
+}
+
+// headFamily is what a head is recorded as: "mlp" with a hidden layer, "linear" without.
+func headFamily(cfg train.RunConfig) string {
+	if cfg.Hidden > 0 {
+		return "mlp"
+	}
+	return "linear"
+}
+
+// prepareModel decides, under the model's lock, what Run does with what is saved under the model's name:
+// it returns the saved model when it is the planned run, finished (reuse); deletes it when Replace was
+// asked; refuses one trained otherwise; and otherwise (nothing saved, or the planned run interrupted)
+// returns nil for Run to train or resume.
+func (a *App) prepareModel(ctx context.Context, b *TrainBuilder, rec store.Model, dir string, planned train.RunConfig) (*TrainedModel, error) {
+	old, err := a.st.Model(ctx, rec.Name)
+	hasOld := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	state, err := train.Inspect(dir, planned)
+	if err != nil {
+		return nil, fmt.Errorf("mlkit: train %q: %w", rec.Name, err)
+	}
+	if b.replace {
+		if hasOld || state.Exists {
+			return nil, a.deleteModelLocked(ctx, rec.Name)
+		}
+		return nil, nil
+	}
+	var diffs []string
+	if hasOld {
+		if old.Dataset != rec.Dataset || old.Version != rec.Version {
+			diffs = append(diffs, fmt.Sprintf("dataset version: %s v%d → %s v%d", old.Dataset, old.Version, rec.Dataset, rec.Version))
+		}
+		// A head's family follows from its settings (compared below); records made before heads with a hidden
+		// layer were called "mlp" say "linear", so only a deep family is compared here.
+		if old.Kind != rec.Kind || old.Embedder != rec.Embedder || (rec.Kind == KindDeep && old.Family != rec.Family) {
+			diffs = append(diffs, fmt.Sprintf("model: %s → %s", describeKind(old), describeKind(rec)))
+		}
+		if !state.Exists && old.Status == "done" {
+			diffs = append(diffs, fmt.Sprintf("its folder %s is missing", old.Dir))
+		}
+	}
+	diffs = append(diffs, state.Differences...)
+	if len(diffs) > 0 {
+		return nil, fmt.Errorf("mlkit: train %q: a model of that name is already saved, trained otherwise (%s): call .Replace() (CLI: --replace) to delete it, with its evaluations, and train anew, or train under another name",
+			rec.Name, strings.Join(diffs, "; "))
+	}
+	if hasOld && old.Status == "done" && state.Finished {
+		res, err := train.SavedResult(dir)
+		if err != nil {
+			return nil, fmt.Errorf("mlkit: train %q: %w", rec.Name, err)
+		}
+		return &TrainedModel{Model: old, History: res.History, Result: res, Reused: true}, nil
+	}
+	return nil, nil
+}
+
+// describeKind names a model's kind for messages: "head (mlp) on mobilenet_v2" or "deep resnet50".
+func describeKind(m store.Model) string {
+	if m.Kind == KindHead {
+		return fmt.Sprintf("head (%s) on %s", m.Family, m.Embedder)
+	}
+	return m.Kind + " " + m.Family
+}
+
+// modelLockPath is the lock file of a model name: next to its folder, so deleting the folder keeps it.
+func (a *App) modelLockPath(name string) string {
+	return filepath.Join(a.Dir(), "models", name+".lock")
+}
+
+// lockModel takes the lock that lets one process at a time train (or delete) the model name.
+func (a *App) lockModel(name string) (*lockfile.Lock, error) {
+	if err := os.MkdirAll(filepath.Join(a.Dir(), "models"), 0o755); err != nil {
+		return nil, fmt.Errorf("model %q: creating the models folder: %w", name, err)
+	}
+	l, err := lockfile.Acquire(a.modelLockPath(name))
+	var held *lockfile.HeldError
+	if errors.As(err, &held) {
+		since := "an unknown time"
+		if !held.Since.IsZero() {
+			since = held.Since.Local().Format("2006-01-02 15:04:05")
+		}
+		return nil, fmt.Errorf("model %q is being trained by process %d (since %s); wait for it to finish, or stop that process", name, held.PID, since)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("model %q: %w", name, err)
+	}
+	return l, nil
+}
+
+// withLiveStatus shows a record left "training" by a process that is gone as "interrupted".
+func (a *App) withLiveStatus(m store.Model) store.Model {
+	if m.Status == "training" {
+		if _, _, held, err := lockfile.Holder(a.modelLockPath(m.Name)); err == nil && !held {
+			m.Status = StatusInterrupted
+		}
+	}
+	return m
+}
+
+// StatusInterrupted is the status shown for a model whose training stopped before the end without
+// finishing or failing (its process was killed): training it again with the same settings resumes it.
+const StatusInterrupted = "interrupted"
+
+// DeleteModel deletes a saved model: its folder, its record and its evaluations. A model that was
+// evaluated on a test split keeps its test evaluations in the app, attached to a record renamed
+// "NAME (deleted #ID)", so that the test split's history (and the one-time rule) still sees that it was
+// looked at. A model being trained cannot be deleted. It wraps store.ErrNotFound when there is no such model.
+func (a *App) DeleteModel(name string) error {
+	if err := names.Model(name); err != nil {
+		return fmt.Errorf("mlkit: delete model: %w", err)
+	}
+	lock, err := a.lockModel(name)
+	if err != nil {
+		return fmt.Errorf("mlkit: delete: %w", err)
+	}
+	defer lock.Release()
+	return a.deleteModelLocked(context.Background(), name)
+}
+
+// deleteModelLocked deletes a model's record and folder; the caller holds the model's lock.
+func (a *App) deleteModelLocked(ctx context.Context, name string) error {
+	var kept bool
+	err := a.st.Tx(ctx, func(tx *store.Tx) (err error) { kept, err = tx.DeleteModel(ctx, name); return err })
+	noRecord := errors.Is(err, store.ErrNotFound)
+	if err != nil && !noRecord {
+		return fmt.Errorf("mlkit: deleting model %q: %w", name, err)
+	}
+	dir := filepath.Join(a.Dir(), "models", name)
+	_, statErr := os.Stat(dir)
+	if noRecord && errors.Is(statErr, os.ErrNotExist) {
+		return fmt.Errorf("mlkit: delete: %w", err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("mlkit: deleting the folder of model %q: %w", name, err)
+	}
+	if kept {
+		fmt.Fprintf(Messages, "model %s deleted; its test-split evaluations stay in the test history\n", name)
+	}
+	return nil
 }
 
 // commonOptions are the options train's head and deep builders share.
@@ -333,17 +515,6 @@ func summarize(res *train.Result, nTrain, nVal int) Summary {
 	return s
 }
 
-// ensureModel records a model about to be trained. A finished model of the same name keeps its record and
-// its evaluations (train refuses a different configuration in the same folder, and returns a finished run
-// as it is), so re-running a notebook's training cell never erases the test-split record.
-// It reports whether the finished record was kept.
-func (a *App) ensureModel(ctx context.Context, m store.Model) (kept bool, err error) {
-	if old, err := a.st.Model(ctx, m.Name); err == nil && old.Status == "done" {
-		return true, nil
-	}
-	return false, a.st.Tx(ctx, func(tx *store.Tx) error { _, err := tx.PutModel(ctx, m); return err })
-}
-
 func (a *App) failModel(ctx context.Context, name string) {
 	if m, err := a.st.Model(ctx, name); err == nil {
 		_ = a.st.Tx(ctx, func(tx *store.Tx) error { return tx.SetModelStatus(ctx, m.ID, "failed", nil) })
@@ -385,16 +556,23 @@ func classesOf(members []store.Member) []string {
 	return out
 }
 
-// Models lists the app's models, oldest first.
-func (a *App) Models() ([]store.Model, error) { return a.st.Models(context.Background()) }
+// Models lists the app's models, oldest first. A model whose training process is gone before the end
+// has Status StatusInterrupted.
+func (a *App) Models() ([]store.Model, error) {
+	ms, err := a.st.Models(context.Background())
+	for i := range ms {
+		ms[i] = a.withLiveStatus(ms[i])
+	}
+	return ms, err
+}
 
-// LoadModel returns a saved model with its training history.
+// LoadModel returns a saved model with its training history (Status as in Models).
 func (a *App) LoadModel(name string) (*TrainedModel, error) {
 	m, err := a.st.Model(context.Background(), name)
 	if err != nil {
 		return nil, fmt.Errorf("mlkit: %w (train it with app.Train(%q)...Run())", err, name)
 	}
-	tm := &TrainedModel{Model: m}
+	tm := &TrainedModel{Model: a.withLiveStatus(m)}
 	if raw, err := os.ReadFile(filepath.Join(a.Dir(), m.Dir, "history.json")); err == nil {
 		_ = json.Unmarshal(raw, &tm.History)
 	}

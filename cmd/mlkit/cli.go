@@ -109,7 +109,7 @@ var commands = []command{
 			fs.StringVar(&c.concept, "concept", "", "only inputs with this label")
 			fs.BoolVar(&c.unlabelled, "unlabelled", false, "only inputs without a label")
 		}},
-	{name: "split", args: "--counts T,V,T | --fractions T,V,T", help: "freeze a new stratified dataset version", run: runSplit,
+	{name: "split", args: "--counts T,V,T | --fractions T,V,T", help: "freeze a stratified dataset version (an unchanged one is reused)", run: runSplit,
 		flags: func(c *cli, fs *flag.FlagSet) {
 			fs.StringVar(&c.dataset, "dataset", "default", "dataset name")
 			fs.StringVar(&c.counts, "counts", "", "train,validation,test counts, e.g. 500,100,100")
@@ -583,10 +583,15 @@ func runSplit(c *cli, _ *flag.FlagSet, args []string) error {
 		return err
 	}
 	out := map[string]any{"dataset": v.Dataset, "version": v.Number, "seed": v.Seed, "kept": v.Kept, "added": v.Added,
-		"dropped": v.Dropped, "counts": v.Counts}
+		"dropped": v.Dropped, "counts": v.Counts, "reused": v.Reused, "warning": v.Warning}
 	return c.emit(out, func(w io.Writer) {
-		fmt.Fprintf(w, "dataset %s version %d (seed %d): train %d, validation %d, test %d (%d kept, %d new, %d dropped)\n",
-			v.Dataset, v.Number, v.Seed, v.Total(store.Train), v.Total(store.Validation), v.Total(store.Test), v.Kept, v.Added, v.Dropped)
+		if v.Reused {
+			fmt.Fprintf(w, "dataset %s v%d unchanged (same spec, same members)\n", v.Dataset, v.Number)
+		} else {
+			fmt.Fprintf(w, "created dataset %s v%d: %d new inputs (%d kept, %d dropped)\n", v.Dataset, v.Number, v.Added, v.Kept, v.Dropped)
+		}
+		fmt.Fprintf(w, "dataset %s version %d (seed %d): train %d, validation %d, test %d\n",
+			v.Dataset, v.Number, v.Seed, v.Total(store.Train), v.Total(store.Validation), v.Total(store.Test))
 		var classes []string
 		seen := map[string]bool{}
 		for _, per := range v.Counts {

@@ -129,8 +129,18 @@ func TestCLIWorkflow(t *testing.T) {
 	}
 	// $MLKIT_APP is the default app.
 	t.Setenv(AppEnv, "zoo")
-	if r := call("split", "--dataset", "zoo", "--fractions", "0.5,0.25,0.25"); r.code != 0 || !strings.Contains(r.stdout, "version 2") {
-		t.Fatalf("split with $MLKIT_APP: %+v", r)
+	if r := call("split", "--dataset", "zoo", "--counts", "13,3,3", "--seed", "4"); r.code != 0 || !strings.Contains(r.stdout, "dataset zoo v1 unchanged (same spec, same members)") {
+		t.Fatalf("split again with $MLKIT_APP: %+v", r)
+	}
+	// Another spec cannot re-split the members of v1, and there is nothing new: an error, not a silent v2.
+	if r := call("split", "--dataset", "zoo", "--fractions", "0.5,0.25,0.25"); r.code != exitError || !strings.Contains(r.stderr, "only assigns new inputs") {
+		t.Fatalf("split with another spec and no new inputs: %+v", r)
+	}
+	if r := call("label", "--concept", "cat", fmt.Sprint(inputs[1].ID)); r.code != 0 {
+		t.Fatalf("label: %+v", r)
+	}
+	if r := call("split", "--dataset", "zoo", "--counts", "13,3,3", "--seed", "4"); r.code != 0 || !strings.Contains(r.stdout, "created dataset zoo v2: 1 new inputs") {
+		t.Fatalf("split after labelling one more input: %+v", r)
 	}
 }
 

@@ -19,7 +19,7 @@ type workflowFlags struct {
 	size, epochs, batch     int
 	lr, threshold           float64
 	override                string
-	recompute               bool
+	recompute, replace      bool
 	backend                 string
 	version                 int
 }
@@ -42,7 +42,9 @@ func init() {
 				optFloatVar(fs, &c.wf.lr, "lr", mlkit.MinLR, mlkit.MaxLR, "peak learning rate (default: the trainer's)")
 				intVar(fs, &c.seed, "seed", 42, 0, math.MaxInt64, "seed")
 				fs.StringVar(&c.wf.backend, "backend", "", "backend for this run: xla:cpu, xla:cuda or mlkitgo (default: the best available)")
+				fs.BoolVar(&c.wf.replace, "replace", false, "delete a model already saved under --model (with its evaluations) and train anew")
 			}},
+		command{name: "models", args: "[ls | rm NAME...]", help: "list the app's models, or delete some (folder, record, evaluations)", run: runModels},
 		command{name: "evaluate", args: "--model NAME [--split validation]", help: "evaluate a model on a split (stored in the app)", run: runEvaluate,
 			flags: evalFlags},
 		command{name: "compare", args: "[MODEL...]", help: "compare models on a split (all trained models by default)", run: runCompare,
@@ -129,6 +131,9 @@ func runTrain(c *cli, _ *flag.FlagSet, args []string) error {
 	if c.wf.backend != "" {
 		b = b.Backend(c.wf.backend)
 	}
+	if c.wf.replace {
+		b = b.Replace()
+	}
 	if c.json {
 		b = b.Quiet()
 	}
@@ -137,8 +142,71 @@ func runTrain(c *cli, _ *flag.FlagSet, args []string) error {
 		return err
 	}
 	out := map[string]any{"model": m.Name, "kind": m.Kind, "family": m.Family, "embedder": m.Embedder, "dataset": m.Dataset,
-		"version": m.Version, "dir": m.Dir, "summary": m.Summary, "history": m.History}
-	return c.emit(out, func(w io.Writer) { fmt.Fprintln(w, m.String()) })
+		"version": m.Version, "dir": m.Dir, "summary": m.Summary, "history": m.History, "reused": m.Reused}
+	return c.emit(out, func(w io.Writer) {
+		if m.Reused {
+			fmt.Fprintf(w, "model %s already trained with these settings on %s v%d (pass --replace to train it anew)\n", m.Name, m.Dataset, m.Version)
+		}
+		fmt.Fprintln(w, m.String())
+	})
+}
+
+// runModels lists the models (ls, the default) or deletes the named ones (rm).
+func runModels(c *cli, _ *flag.FlagSet, args []string) error {
+	sub := "ls"
+	if len(args) > 0 {
+		sub, args = args[0], args[1:]
+	}
+	switch sub {
+	case "ls":
+		if len(args) > 0 {
+			return usagef("models ls takes no arguments")
+		}
+	case "rm":
+		if len(args) == 0 {
+			return usagef("models rm needs at least one model NAME")
+		}
+	default:
+		return usagef("models: unknown subcommand %q (use ls or rm)", sub)
+	}
+	app, err := c.openApp()
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	if sub == "rm" {
+		for _, name := range args {
+			if err := app.DeleteModel(name); err != nil {
+				return err
+			}
+		}
+		return c.emit(map[string]any{"deleted": args}, func(w io.Writer) {
+			for _, name := range args {
+				fmt.Fprintf(w, "deleted model %s\n", name)
+			}
+		})
+	}
+	ms, err := app.Models()
+	if err != nil {
+		return err
+	}
+	var out []map[string]any
+	for _, m := range ms {
+		out = append(out, map[string]any{"model": m.Name, "kind": m.Kind, "family": m.Family, "embedder": m.Embedder,
+			"dataset": m.Dataset, "version": m.Version, "status": m.Status, "dir": m.Dir, "updated": m.Updated})
+	}
+	return c.emit(out, func(w io.Writer) {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "model\tkind\tfamily\tdataset\tstatus\tupdated")
+		for _, m := range ms {
+			family := m.Family
+			if m.Embedder != "" {
+				family += " on " + m.Embedder
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s v%d\t%s\t%s\n", m.Name, m.Kind, family, m.Dataset, m.Version, m.Status, m.Updated.Local().Format("2006-01-02 15:04"))
+		}
+		_ = tw.Flush()
+	})
 }
 
 func (c *cli) evalOpts() []mlkit.EvalOption {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/visionnb/visionnb/mlkit/store"
@@ -410,5 +411,56 @@ func TestConcurrentLabelling(t *testing.T) {
 	labels, err := st.ActiveLabels(ctx)
 	if err != nil || len(labels) != 40 {
 		t.Fatalf("%d active labels, want 40 (one per input): %v", len(labels), err)
+	}
+}
+
+func TestSplitAgainReusesAnUnchangedVersion(t *testing.T) {
+	st := openStoreWith(t, population(map[string]int{"a": 30, "b": 20}))
+	spec := Counts(30, 10, 10).WithSeed(3)
+	v1, err := CreateVersion(ctx, st, "ds", spec)
+	if err != nil || v1.Reused {
+		t.Fatalf("first split: %+v %v", v1, err)
+	}
+	// The same spec on the same labelled members: v1 again, no new version.
+	again, err := CreateVersion(ctx, st, "ds", spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.Reused || again.Number != 1 || again.ID != v1.ID || again.Total(store.Train) != 30 || again.Kept != 50 || again.Added != 0 {
+		t.Fatalf("same spec, same members: %+v, want v1 reused with its counts", again)
+	}
+	if vs, _ := st.Versions(ctx); len(vs) != 1 {
+		t.Fatalf("%d versions after an unchanged split, want 1", len(vs))
+	}
+	// A changed spec with nothing new to assign cannot apply: an error that says so, no version.
+	if _, err := CreateVersion(ctx, st, "ds", Counts(40, 5, 5).WithSeed(3)); err == nil || !strings.Contains(err.Error(), "only assigns new inputs") {
+		t.Fatalf("changed counts, no new inputs: err = %v", err)
+	}
+	if _, err := CreateVersion(ctx, st, "ds", spec.WithSeed(4)); err == nil || !strings.Contains(err.Error(), "cannot apply") {
+		t.Fatalf("changed seed, no new inputs: err = %v", err)
+	}
+	// A relabelled member changes the members: a new version.
+	as, _ := st.Inputs(ctx, store.InputFilter{Concept: "a"})
+	if _, err := Relabel(ctx, st, "b", []int64{as[0].ID}, Manual()); err != nil {
+		t.Fatal(err)
+	}
+	v2, err := CreateVersion(ctx, st, "ds", spec)
+	if err != nil || v2.Reused || v2.Number != 2 || v2.Warning != "" {
+		t.Fatalf("relabelled member: %+v %v, want a new v2", v2, err)
+	}
+	// New inputs: a new version; the same spec again afterwards reuses it.
+	addInputs(t, st, []string{"a 100", "a 101", "b 100", "b 101", "b 102"})
+	v3, err := CreateVersion(ctx, st, "ds", spec)
+	if err != nil || v3.Reused || v3.Number != 3 || v3.Added != 5 {
+		t.Fatalf("new inputs: %+v %v, want v3 with 5 added", v3, err)
+	}
+	if v, err := CreateVersion(ctx, st, "ds", spec); err != nil || !v.Reused || v.Number != 3 {
+		t.Fatalf("split again after v3: %+v %v", v, err)
+	}
+	// A changed spec with new inputs makes a version that warns what the spec did and did not do.
+	addInputs(t, st, []string{"a 200", "b 200"})
+	v4, err := CreateVersion(ctx, st, "ds", Fractions(0.5, 0.5, 0).WithSeed(9))
+	if err != nil || v4.Reused || v4.Number != 4 || !strings.Contains(v4.Warning, "only assigned the 2 new inputs") {
+		t.Fatalf("changed spec with new inputs: %+v %v", v4, err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -289,6 +290,12 @@ type Version struct {
 	// Kept is how many members came unchanged from the previous version, Added how many were newly
 	// assigned, Dropped how many previous members are gone (input removed or no longer labelled).
 	Kept, Added, Dropped int
+	// Reused is true when CreateVersion froze nothing new: the latest version already had this spec and
+	// exactly these members with these labels, and it is returned as is.
+	Reused bool `json:"reused"`
+	// Warning is set on a later version made with a spec other than its previous version's: the spec
+	// only assigned the new inputs (every earlier member kept its split), which it says in words.
+	Warning string `json:"warning,omitempty"`
 }
 
 // Total returns the number of members in split.
@@ -308,6 +315,14 @@ func (v *Version) Total(split store.Split) int {
 // splits only the inputs new since then, by the spec's proportions (counts act as proportions). Within each
 // class, inputs are ranked by SHA-256(seed, content hash), so the split depends only on the seed and the
 // content, not on upload order. An input with several labels is stratified under the first by name.
+//
+// Calling it again is safe: when the latest version has the same spec and would get exactly the same
+// members with the same labels, no version is made and that version is returned with Reused set. A
+// changed spec cannot re-split earlier members, so on a later version it is handled explicitly:
+//   - with new inputs to assign, the new version is made and its Warning says that the spec (counts as
+//     proportions, the seed) only assigned the new inputs;
+//   - with no new input, the spec would change nothing, and CreateVersion returns an error (split under a
+//     new dataset name to split every input afresh).
 func CreateVersion(ctx context.Context, st *store.Store, name string, spec SplitSpec) (*Version, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
@@ -329,20 +344,20 @@ func CreateVersion(ctx context.Context, st *store.Store, name string, spec Split
 			}
 		}
 		var previous []store.Member
+		var prev store.Version
 		hasPrev := false
-		if prev, err := tx.Version(ctx, name, 0); err == nil {
-			hasPrev = true
+		if p, err := tx.Version(ctx, name, 0); err == nil {
+			prev, hasPrev = p, true
 			if previous, err = tx.Members(ctx, prev.ID); err != nil {
 				return err
 			}
-		}
-		v, err := tx.CreateVersion(ctx, name, spec.Seed, string(specJSON))
-		if err != nil {
+		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		result = &Version{Version: v, Counts: map[store.Split]map[string]int{}}
+		result = &Version{Counts: map[store.Split]map[string]int{}}
 		var members []store.Member
 		inPrev := map[int64]bool{}
+		relabelled := 0
 		for _, m := range previous {
 			inPrev[m.InputID] = true
 			l, ok := primary[m.InputID]
@@ -350,15 +365,45 @@ func CreateVersion(ctx context.Context, st *store.Store, name string, spec Split
 				result.Dropped++
 				continue
 			}
+			if l.ConceptID != m.ConceptID {
+				relabelled++
+			}
 			members = append(members, store.Member{InputID: m.InputID, Split: m.Split, ConceptID: l.ConceptID, Concept: l.Concept})
 			result.Kept++
 		}
 		byClass := map[string][]store.Label{}
+		newInputs := 0
 		for _, l := range primary {
 			if !inPrev[l.InputID] {
 				byClass[l.Concept] = append(byClass[l.Concept], l)
+				newInputs++
 			}
 		}
+		if hasPrev {
+			sameSpec := sameSpecJSON(prev.Spec, spec)
+			switch {
+			case sameSpec && newInputs == 0 && result.Dropped == 0 && relabelled == 0:
+				result.Version, result.Reused, result.Kept = prev, true, len(members)
+				for _, m := range members {
+					if result.Counts[m.Split] == nil {
+						result.Counts[m.Split] = map[string]int{}
+					}
+					result.Counts[m.Split][m.Concept]++
+				}
+				return nil
+			case !sameSpec && newInputs == 0:
+				return fmt.Errorf("v%d was split by %s; a later version keeps every earlier member in its split and only assigns new inputs, and there are none, so %s cannot apply: split again with %s (it records removed or relabelled inputs), or under a new dataset name to split every input afresh",
+					prev.Number, specOf(prev.Spec), spec, specOf(prev.Spec))
+			case !sameSpec:
+				result.Warning = fmt.Sprintf("dataset %s v%d was split by %s: its %d members keep their splits, and %s only assigned the %d new inputs (counts act as proportions)",
+					name, prev.Number, specOf(prev.Spec), result.Kept, spec, newInputs)
+			}
+		}
+		v, err := tx.CreateVersion(ctx, name, spec.Seed, string(specJSON))
+		if err != nil {
+			return err
+		}
+		result.Version = v
 		classes := make([]string, 0, len(byClass))
 		sizes := []int{}
 		total := 0
@@ -410,6 +455,26 @@ func CreateVersion(ctx context.Context, st *store.Store, name string, spec Split
 		return nil, fmt.Errorf("dataset: creating a version of %q (%s): %w", name, spec, err)
 	}
 	return result, nil
+}
+
+// sameSpecJSON reports whether a stored spec (JSON) is spec.
+func sameSpecJSON(stored string, spec SplitSpec) bool {
+	var old SplitSpec
+	if err := json.Unmarshal([]byte(stored), &old); err != nil {
+		return false
+	}
+	a, _ := json.Marshal(old)
+	b, _ := json.Marshal(spec)
+	return string(a) == string(b)
+}
+
+// specOf formats a stored spec (JSON) like SplitSpec.String.
+func specOf(stored string) string {
+	var old SplitSpec
+	if err := json.Unmarshal([]byte(stored), &old); err != nil {
+		return fmt.Sprintf("spec %s", stored)
+	}
+	return old.String()
 }
 
 // OpenVersion returns version number of dataset name (0: the latest) with its counts.

@@ -14,6 +14,7 @@ var migrations = []Migration{
 	{Name: "core: inputs, concepts, annotations, datasets", SQL: schemaCore},
 	{Name: "embeddings cache", SQL: schemaEmbeddings},
 	{Name: "models, evaluations, selections", SQL: schemaModels},
+	{Name: "models: deleted models that were tested keep their test evaluations", SQL: schemaModelsDeleted},
 }
 
 // SchemaVersion returns the schema version a freshly opened store has: the number of known migrations.
@@ -143,4 +144,10 @@ CREATE TABLE selections (
 	ranking    TEXT NOT NULL,  -- JSON: model names with their metric values
 	created_at TEXT NOT NULL
 );
+`
+
+// schemaModelsDeleted lets a deleted model's record stay (renamed, marked deleted) while test-split
+// evaluations refer to it, so that the one-time test rule still sees that the test split was looked at.
+const schemaModelsDeleted = `
+ALTER TABLE models ADD COLUMN deleted_at TEXT;
 `

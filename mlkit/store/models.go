@@ -29,8 +29,8 @@ type Model struct {
 	Updated  time.Time
 }
 
-// PutModel inserts a model, or replaces the record of the model with the same name (retraining under
-// one name replaces it; its old evaluations are deleted with it since they no longer describe it).
+// PutModel inserts a model, or replaces the record of the model with the same name as DeleteModel does
+// (its old evaluations are deleted with it since they no longer describe it, except test-split ones).
 func (t *Tx) PutModel(ctx context.Context, m Model) (int64, error) {
 	if err := names.Model(m.Name); err != nil {
 		return 0, fmt.Errorf("store: saving model: %w", err)
@@ -46,7 +46,7 @@ func (t *Tx) PutModel(ctx context.Context, m Model) (int64, error) {
 		m.Summary = json.RawMessage("{}")
 	}
 	now := Now()
-	if _, err := t.tx.ExecContext(ctx, `DELETE FROM models WHERE name = ?`, m.Name); err != nil {
+	if _, err := t.DeleteModel(ctx, m.Name); err != nil && !errors.Is(err, ErrNotFound) {
 		return 0, fmt.Errorf("store: replacing model %q: %w", m.Name, err)
 	}
 	res, err := t.tx.ExecContext(ctx, `INSERT INTO models(name, kind, family, embedder, dataset, version, dir, classes, config, summary, status, created_at, updated_at)
@@ -56,6 +56,45 @@ func (t *Tx) PutModel(ctx context.Context, m Model) (int64, error) {
 		return 0, fmt.Errorf("store: saving model %q: %w", m.Name, err)
 	}
 	return res.LastInsertId()
+}
+
+// DeletedSuffix is appended to the name of a deleted model whose record is kept (see DeleteModel), with
+// its id: "linear (deleted #3)". Model names cannot contain spaces, so it never clashes with a model.
+const DeletedSuffix = " (deleted #%d)"
+
+// DeleteModel deletes the model called name with its evaluations and selections. When the model was
+// evaluated on a test split, its record stays, renamed name+DeletedSuffix and marked deleted (Model and
+// Models no longer see it; ModelByID does), with its test-split evaluations and the selections that chose
+// it: the test split's history (who looked at it, and when) outlives the model. kept says which happened.
+// It wraps ErrNotFound when there is no such model.
+func (t *Tx) DeleteModel(ctx context.Context, name string) (kept bool, err error) {
+	var id int64
+	err = t.tx.QueryRowContext(ctx, `SELECT id FROM models WHERE name = ? AND deleted_at IS NULL`, name).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, fmt.Errorf("store: model %q: %w", name, ErrNotFound)
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: looking up model %q: %w", name, err)
+	}
+	var tests int
+	if err := t.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM evaluations WHERE model_id = ? AND split = ?`, id, string(Test)).Scan(&tests); err != nil {
+		return false, fmt.Errorf("store: counting the test evaluations of model %q: %w", name, err)
+	}
+	if tests == 0 {
+		if _, err := t.tx.ExecContext(ctx, `DELETE FROM models WHERE id = ?`, id); err != nil {
+			return false, fmt.Errorf("store: deleting model %q: %w", name, err)
+		}
+		return false, nil
+	}
+	if _, err := t.tx.ExecContext(ctx, `DELETE FROM evaluations WHERE model_id = ? AND split != ?`, id, string(Test)); err != nil {
+		return false, fmt.Errorf("store: deleting the evaluations of model %q: %w", name, err)
+	}
+	now := Now()
+	if _, err := t.tx.ExecContext(ctx, `UPDATE models SET name = ?, deleted_at = ?, updated_at = ? WHERE id = ?`,
+		name+fmt.Sprintf(DeletedSuffix, id), now, now, id); err != nil {
+		return false, fmt.Errorf("store: marking model %q deleted: %w", name, err)
+	}
+	return true, nil
 }
 
 // SetModelStatus updates a model's status and summary.
@@ -89,14 +128,14 @@ func scanModel(r interface{ Scan(...any) error }) (Model, error) {
 
 // Model returns the model record with this name (ErrNotFound when there is none).
 func (s *Store) Model(ctx context.Context, name string) (Model, error) {
-	m, err := scanModel(s.db.QueryRowContext(ctx, `SELECT `+modelCols+` FROM models WHERE name = ?`, name))
+	m, err := scanModel(s.db.QueryRowContext(ctx, `SELECT `+modelCols+` FROM models WHERE name = ? AND deleted_at IS NULL`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, fmt.Errorf("store: model %q: %w", name, ErrNotFound)
 	}
 	return m, err
 }
 
-// ModelByID returns the model record with this id.
+// ModelByID returns the model record with this id, a deleted one included (see DeleteModel).
 func (s *Store) ModelByID(ctx context.Context, id int64) (Model, error) {
 	m, err := scanModel(s.db.QueryRowContext(ctx, `SELECT `+modelCols+` FROM models WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -105,9 +144,9 @@ func (s *Store) ModelByID(ctx context.Context, id int64) (Model, error) {
 	return m, err
 }
 
-// Models lists every model, oldest first.
+// Models lists every model, oldest first (deleted ones left out).
 func (s *Store) Models(ctx context.Context) ([]Model, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+modelCols+` FROM models ORDER BY id`)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+modelCols+` FROM models WHERE deleted_at IS NULL ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("store: listing models: %w", err)
 	}

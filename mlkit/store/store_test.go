@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -343,5 +344,88 @@ func TestOpen10kKeepsData(t *testing.T) {
 	n, err := st.CountInputs(context.Background())
 	if err != nil || n != 10000 {
 		t.Fatalf("CountInputs = %d, %v; want 10000", n, err)
+	}
+}
+
+func TestDeleteModelKeepsTheTestSplitHistory(t *testing.T) {
+	st := openTemp(t)
+	ctx := context.Background()
+	put := func(name string) int64 {
+		var id int64
+		if err := st.Tx(ctx, func(tx *Tx) (err error) {
+			id, err = tx.PutModel(ctx, Model{Name: name, Kind: "head", Family: "linear", Dataset: "ds", Version: 1, Dir: "models/" + name, Classes: []string{"a", "b"}, Status: "done"})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	addEval := func(id int64, split Split) {
+		if err := st.Tx(ctx, func(tx *Tx) error {
+			_, err := tx.AddEvaluation(ctx, Evaluation{ModelID: id, Dataset: "ds", Version: 1, Split: split, Report: []byte("{}"), Predictions: []byte("{}")})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	del := func(name string) (kept bool) {
+		if err := st.Tx(ctx, func(tx *Tx) (err error) { kept, err = tx.DeleteModel(ctx, name); return err }); err != nil {
+			t.Fatalf("DeleteModel(%q): %v", name, err)
+		}
+		return kept
+	}
+	// A model never evaluated on test goes entirely, its validation evaluations with it.
+	plain := put("plain")
+	addEval(plain, Validation)
+	if del("plain") {
+		t.Error("a model without test evaluations was kept")
+	}
+	if _, err := st.ModelByID(ctx, plain); !errors.Is(err, ErrNotFound) {
+		t.Errorf("deleted model still readable by id: %v", err)
+	}
+	if evs, _ := st.Evaluations(ctx, plain, "", 0, ""); len(evs) != 0 {
+		t.Errorf("%d evaluations of a deleted model remain", len(evs))
+	}
+	// A tested model leaves a renamed, deleted record holding its test evaluations only.
+	tested := put("tested")
+	addEval(tested, Validation)
+	addEval(tested, Test)
+	if err := st.Tx(ctx, func(tx *Tx) error {
+		_, err := tx.AddSelection(ctx, Selection{Dataset: "ds", Version: 1, Split: Validation, Metric: "accuracy", ModelID: tested, Ranking: []byte("[]")})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !del("tested") {
+		t.Error("a tested model's record was not kept")
+	}
+	if _, err := st.Model(ctx, "tested"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Model(tested) after delete: %v, want ErrNotFound", err)
+	}
+	if ms, _ := st.Models(ctx); len(ms) != 0 {
+		t.Errorf("Models lists deleted models: %+v", ms)
+	}
+	old, err := st.ModelByID(ctx, tested)
+	if err != nil || old.Name != fmt.Sprintf("tested"+DeletedSuffix, tested) {
+		t.Fatalf("deleted tested model by id: %+v %v", old, err)
+	}
+	if evs, _ := st.Evaluations(ctx, 0, "ds", 1, Test); len(evs) != 1 || evs[0].ModelID != tested {
+		t.Errorf("test evaluations after delete: %+v, want the one of model %d", evs, tested)
+	}
+	if evs, _ := st.Evaluations(ctx, tested, "", 0, Validation); len(evs) != 0 {
+		t.Errorf("validation evaluations of a deleted model remain: %d", len(evs))
+	}
+	if sel, err := st.LatestSelection(ctx, "ds", 1); err != nil || sel.ModelID != tested {
+		t.Errorf("the selection of the deleted model: %+v %v", sel, err)
+	}
+	// The name is free again, and replacing a tested model through PutModel keeps its test record too.
+	again := put("tested")
+	addEval(again, Test)
+	put("tested")
+	if evs, _ := st.Evaluations(ctx, 0, "ds", 1, Test); len(evs) != 2 {
+		t.Errorf("test evaluations after PutModel replaced a tested model: %d, want 2", len(evs))
+	}
+	if err := st.Tx(ctx, func(tx *Tx) error { _, err := tx.DeleteModel(ctx, "nope"); return err }); !errors.Is(err, ErrNotFound) {
+		t.Errorf("DeleteModel(nope): %v, want ErrNotFound", err)
 	}
 }
