@@ -21,7 +21,7 @@ const fakeEmbedder = "fake-embedder"
 // cached, class-separable 8-d embedding of every image under fakeEmbedder.
 func headApp(t *testing.T, n int) *App {
 	t.Helper()
-	app, err := Open(filepath.Join(t.TempDir(), "app"))
+	app, err := Create(filepath.Join(t.TempDir(), "app"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,9 @@ func TestCLITrainAgainReplaceAndModels(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		writePNG(t, filepath.Join(photos, []string{"cat", "dog"}[i%2], fmt.Sprintf("%02d.png", i)), int64(i))
 	}
+	if r := call("create"); r.code != 0 {
+		t.Fatalf("create: %+v", r)
+	}
 	if r := call("upload", photos, "--labels-from-folders"); r.code != 0 {
 		t.Fatalf("upload: %+v", r)
 	}
