@@ -3,18 +3,19 @@ package mlkit
 import (
 	"context"
 	_ "embed"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"unicode"
+
+	"github.com/visionnb/visionnb/mlkit/internal/csvsafe"
 )
 
 // ExportDataset writes the latest version of a dataset to dir in the ImageFolder layout most tools read
 // (dir/train/<class>/<file>, dir/validation/..., dir/test/...) plus dir/dataset.csv (input id, sha256,
-// split, label, file, original source). Files are copies of the app's originals; names get the input id
+// split, label, file, original source; cells are neutralised against spreadsheet formula injection). Files are copies of the app's originals; names get the input id
 // as prefix so two uploads with one name never collide. It returns the number of images written.
 func (a *App) ExportDataset(dataset, dir string) (int, error) {
 	_, members, err := a.versionMembers(dataset)
@@ -29,8 +30,10 @@ func (a *App) ExportDataset(dataset, dir string) (int, error) {
 		return 0, fmt.Errorf("mlkit: export: %w", err)
 	}
 	defer f.Close()
-	cw := csv.NewWriter(f)
-	_ = cw.Write([]string{"input_id", "sha256", "split", "label", "file", "source"})
+	cw := csvsafe.NewWriter(f) // labels, file names and sources come from users: no formulas
+	if err := cw.Write([]string{"input_id", "sha256", "split", "label", "file", "source"}); err != nil {
+		return 0, fmt.Errorf("mlkit: export: writing dataset.csv: %w", err)
+	}
 	n := 0
 	for _, m := range members {
 		if m.Concept == "" {

@@ -292,27 +292,47 @@ func runPredict(c *cli, _ *flag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
+	sum := mlkit.SummarizePredictions(preds)
 	if c.json {
-		var out []map[string]any
+		out := []map[string]any{}
 		for _, pr := range preds {
-			out = append(out, map[string]any{"file": pr.File, "predicted": pr.Class, "confidence": pr.Confidence, "error": pr.Err})
+			status := "predicted"
+			if pr.Skipped() {
+				status = "skipped"
+			}
+			out = append(out, map[string]any{"file": pr.File, "status": status, "predicted": pr.Class, "confidence": pr.Confidence,
+				"reason": pr.Reason, "error": pr.Err})
 		}
-		return c.emit(out, nil)
-	}
-	w := c.stdout
-	if c.wf.out != "" {
-		f, err := os.Create(c.wf.out)
-		if err != nil {
+		if err := c.emit(out, nil); err != nil {
 			return err
 		}
-		defer f.Close()
-		w = f
+	} else {
+		where := ""
+		if c.wf.out == "" {
+			if err := p.WriteCSV(c.stdout, preds); err != nil {
+				return fmt.Errorf("writing CSV: %w", err)
+			}
+		} else {
+			f, err := os.Create(c.wf.out)
+			if err != nil {
+				return err
+			}
+			err = p.WriteCSV(f, preds)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return fmt.Errorf("writing CSV %s: %w", c.wf.out, err)
+			}
+			where = " to " + c.wf.out
+		}
+		fmt.Fprintf(c.stderr, "%s%s\n", sum, where)
 	}
-	if err := p.WriteCSV(w, preds); err != nil {
-		return fmt.Errorf("writing CSV: %w", err)
-	}
-	if c.wf.out != "" {
-		fmt.Fprintf(c.stderr, "wrote %d predictions to %s\n", len(preds), c.wf.out)
+	if sum.Predicted == 0 {
+		if len(preds) == 0 {
+			return fmt.Errorf("predict: no files in %s", args[0])
+		}
+		return fmt.Errorf("predict: nothing could be predicted in %s (%s)", args[0], sum)
 	}
 	return nil
 }
