@@ -104,12 +104,30 @@ func copyFile(src, dst string) error {
 //go:embed examples/predict/main.go
 var exampleProgram string
 
-// ExportModel copies a saved model (checkpoint, config, history, model card) to dir and writes
-// dir/predict/main.go, a small Go program that loads it and classifies image files.
+// ModelStatusDone is the status of a model whose training finished (store.Model.Status).
+const ModelStatusDone = "done"
+
+// ExportModel copies a finished model (checkpoint, config, history, model card) to dir and makes dir a
+// standalone Go module that predicts with it: dir/predict/main.go (a small program that loads the model
+// and classifies image files), dir/go.mod and dir/go.sum. Run it from dir:
+//
+//	cd DIR && go run ./predict . IMAGE...
+//
+// go.mod requires github.com/visionnb/visionnb, replaced by this repository's module root on this machine
+// (see [ModuleRoot]), and pins every other requirement to this project's versions, with its go.sum, so the
+// build uses the same code as the app did. A model whose training did not finish (status other than
+// "done") is refused.
 func (a *App) ExportModel(model, dir string) error {
 	m, err := a.LoadModel(model)
 	if err != nil {
 		return err
+	}
+	if m.Status != ModelStatusDone {
+		return fmt.Errorf("mlkit: model %q is not finished (status %q): only a model trained to the end can be exported; train it again with app.Train(%q)...Run()", model, m.Status, model)
+	}
+	root, err := ModuleRoot()
+	if err != nil {
+		return fmt.Errorf("mlkit: exporting model %q: %w", model, err)
 	}
 	src := filepath.Join(a.Dir(), m.Dir)
 	err = filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
@@ -126,9 +144,15 @@ func (a *App) ExportModel(model, dir string) error {
 		return fmt.Errorf("mlkit: exporting model %q: %w", model, err)
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "predict"), 0o755); err != nil {
-		return err
+		return fmt.Errorf("mlkit: exporting model %q: %w", model, err)
 	}
-	return os.WriteFile(filepath.Join(dir, "predict", "main.go"), []byte(exampleProgram), 0o644)
+	if err := os.WriteFile(filepath.Join(dir, "predict", "main.go"), []byte(exampleProgram), 0o644); err != nil {
+		return fmt.Errorf("mlkit: exporting model %q: %w", model, err)
+	}
+	if err := writeExportModule(dir, model, root); err != nil {
+		return fmt.Errorf("mlkit: exporting model %q: %w", model, err)
+	}
+	return nil
 }
 
 func bgCtx() context.Context { return context.Background() }

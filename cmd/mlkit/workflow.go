@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -350,8 +351,14 @@ func runExport(c *cli, _ *flag.FlagSet, args []string) error {
 		if err := app.ExportModel(c.wf.model, c.wf.out); err != nil {
 			return err
 		}
-		return c.emit(map[string]any{"model": c.wf.model, "dir": c.wf.out}, func(w io.Writer) {
-			fmt.Fprintf(w, "exported model %s to %s (run: go run %s/predict %s IMAGE...)\n", c.wf.model, c.wf.out, c.wf.out, c.wf.out)
+		dir, err := filepath.Abs(c.wf.out)
+		if err != nil {
+			dir = c.wf.out
+		}
+		// The export is its own Go module: the program runs from inside it.
+		runCmd := fmt.Sprintf("cd %s && go run ./predict . IMAGE...", dir)
+		return c.emit(map[string]any{"model": c.wf.model, "dir": c.wf.out, "run": runCmd}, func(w io.Writer) {
+			fmt.Fprintf(w, "exported model %s to %s (a standalone Go module; run: %s)\n", c.wf.model, c.wf.out, runCmd)
 		})
 	}
 	n, err := app.ExportDataset(c.dataset, c.wf.out)
