@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"context"
 	"encoding/binary"
 	"hash/crc32"
 	"os"
@@ -150,5 +151,28 @@ func TestFolderRejectsSymlinksOutsideTheTree(t *testing.T) {
 	}
 	if len(rep.Rejected) != len(rejected) || len(rejected) < 3 {
 		t.Errorf("rejected: %v", rep.Rejected)
+	}
+}
+
+// TestLoadImageChecksTheBlob: a stored blob is checked again when it is decoded (embeddings, galleries):
+// one swapped for a pixel bomb after its upload is refused from its header, naming the input.
+func TestLoadImageChecksTheBlob(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "a.png"), encPNG(t, noise(8, 8, 1)))
+	st := openStore(t)
+	rep := mustRun(t, New(st).Folder(dir))
+	in, err := st.Input(context.Background(), rep.Added[0].InputID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img, err := LoadImage(st, in); err != nil || img.Bounds().Dx() != 8 {
+		t.Fatalf("LoadImage: %v %v", img, err)
+	}
+	if err := os.WriteFile(st.BlobPath(in.SHA256), pixelBombPNG(t, 100000, 100000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = LoadImage(st, in)
+	if ReasonOf(err) != ReasonTooManyPixels || !strings.Contains(err.Error(), "a.png") {
+		t.Fatalf("LoadImage of a swapped blob: %v", err)
 	}
 }
