@@ -3,7 +3,13 @@
 //
 // Every file is checked by content, never by extension: it must sniff as JPEG, PNG, GIF (first frame),
 // BMP or WebP, its header dimensions must be within the pixel limit (checked before decoding), and it must
-// decode fully. Rejected files are reported with a [Reason]; one bad file never stops the others.
+// decode fully. Rejected files are reported with a [Reason]; one bad file never stops the others. The same
+// checks, as a [Limits] value ([DefaultLimits] unless an upload sets others), guard every other path that
+// decodes images (predictions, embeddings, training, evaluation, galleries): use [Decode], [Limits.Decode],
+// [Limits.DecodeFile] or [LoadImage], never image.Decode.
+//
+// A Folder source reads nothing outside the folder's tree: symbolic links that resolve outside it are
+// rejected ([ReasonOutsideFolder]) before they are opened.
 //
 // Orientation: the blob keeps the original bytes, untouched. The EXIF orientation of a JPEG is recorded
 // in the input row (store.Input.Orientation), the recorded width and height are the displayed
@@ -101,8 +107,8 @@ type candidate struct {
 //
 // Nothing outside dir's tree is read: a symbolic link (to a file or a folder) is resolved before anything
 // is opened, and one that resolves outside the tree is rejected with [ReasonOutsideFolder]; one inside is
-// followed (a link back to a folder already walked is skipped, so loops end). Named pipes, devices and
-// sockets are rejected without being opened.
+// followed. Each real folder is walked once, where it is when it is in the tree (a link to a folder walked
+// already adds nothing), so loops end. Named pipes, devices and sockets are rejected without being opened.
 func (u *Upload) Folder(dir string) *Upload {
 	u.sources = append(u.sources, func(ctx context.Context, add func(candidate)) []Rejection {
 		root, err := filepath.Abs(dir)

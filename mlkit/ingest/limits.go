@@ -56,6 +56,9 @@ func (l Limits) readFile(path string) ([]byte, *Rejection) {
 	if err != nil {
 		return nil, rejectf(path, ReasonUnreadable, "%v", err)
 	}
+	if st.IsDir() {
+		return nil, rejectf(path, ReasonUnreadable, "a folder, not a file")
+	}
 	if !st.Mode().IsRegular() {
 		return nil, rejectf(path, ReasonUnreadable, "not a regular file (%s)", st.Mode().Type())
 	}
