@@ -3,18 +3,19 @@ package mlkit
 import (
 	"context"
 	_ "embed"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"unicode"
+
+	"github.com/visionnb/visionnb/mlkit/internal/csvsafe"
 )
 
 // ExportDataset writes the latest version of a dataset to dir in the ImageFolder layout most tools read
 // (dir/train/<class>/<file>, dir/validation/..., dir/test/...) plus dir/dataset.csv (input id, sha256,
-// split, label, file, original source). Files are copies of the app's originals; names get the input id
+// split, label, file, original source; cells are neutralised against spreadsheet formula injection). Files are copies of the app's originals; names get the input id
 // as prefix so two uploads with one name never collide. It returns the number of images written.
 func (a *App) ExportDataset(dataset, dir string) (int, error) {
 	_, members, err := a.versionMembers(dataset)
@@ -29,8 +30,10 @@ func (a *App) ExportDataset(dataset, dir string) (int, error) {
 		return 0, fmt.Errorf("mlkit: export: %w", err)
 	}
 	defer f.Close()
-	cw := csv.NewWriter(f)
-	_ = cw.Write([]string{"input_id", "sha256", "split", "label", "file", "source"})
+	cw := csvsafe.NewWriter(f) // labels, file names and sources come from users: no formulas
+	if err := cw.Write([]string{"input_id", "sha256", "split", "label", "file", "source"}); err != nil {
+		return 0, fmt.Errorf("mlkit: export: writing dataset.csv: %w", err)
+	}
 	n := 0
 	for _, m := range members {
 		if m.Concept == "" {
@@ -101,12 +104,30 @@ func copyFile(src, dst string) error {
 //go:embed examples/predict/main.go
 var exampleProgram string
 
-// ExportModel copies a saved model (checkpoint, config, history, model card) to dir and writes
-// dir/predict/main.go, a small Go program that loads it and classifies image files.
+// ModelStatusDone is the status of a model whose training finished (store.Model.Status).
+const ModelStatusDone = "done"
+
+// ExportModel copies a finished model (checkpoint, config, history, model card) to dir and makes dir a
+// standalone Go module that predicts with it: dir/predict/main.go (a small program that loads the model
+// and classifies image files), dir/go.mod and dir/go.sum. Run it from dir:
+//
+//	cd DIR && go run ./predict . IMAGE...
+//
+// go.mod requires github.com/visionnb/visionnb, replaced by this repository's module root on this machine
+// (see [ModuleRoot]), and pins every other requirement to this project's versions, with its go.sum, so the
+// build uses the same code as the app did. A model whose training did not finish (status other than
+// "done") is refused.
 func (a *App) ExportModel(model, dir string) error {
 	m, err := a.LoadModel(model)
 	if err != nil {
 		return err
+	}
+	if m.Status != ModelStatusDone {
+		return fmt.Errorf("mlkit: model %q is not finished (status %q): only a model trained to the end can be exported; train it again with app.Train(%q)...Run()", model, m.Status, model)
+	}
+	root, err := ModuleRoot()
+	if err != nil {
+		return fmt.Errorf("mlkit: exporting model %q: %w", model, err)
 	}
 	src := filepath.Join(a.Dir(), m.Dir)
 	err = filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
@@ -123,9 +144,15 @@ func (a *App) ExportModel(model, dir string) error {
 		return fmt.Errorf("mlkit: exporting model %q: %w", model, err)
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "predict"), 0o755); err != nil {
-		return err
+		return fmt.Errorf("mlkit: exporting model %q: %w", model, err)
 	}
-	return os.WriteFile(filepath.Join(dir, "predict", "main.go"), []byte(exampleProgram), 0o644)
+	if err := os.WriteFile(filepath.Join(dir, "predict", "main.go"), []byte(exampleProgram), 0o644); err != nil {
+		return fmt.Errorf("mlkit: exporting model %q: %w", model, err)
+	}
+	if err := writeExportModule(dir, model, root); err != nil {
+		return fmt.Errorf("mlkit: exporting model %q: %w", model, err)
+	}
+	return nil
 }
 
 func bgCtx() context.Context { return context.Background() }

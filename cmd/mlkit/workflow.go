@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -363,30 +364,41 @@ func runPredict(c *cli, _ *flag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
+	sum := mlkit.SummarizePredictions(preds)
 	if c.json {
-		var out []map[string]any
+		out := []map[string]any{}
 		for _, pr := range preds {
-			out = append(out, map[string]any{"file": pr.File, "predicted": pr.Class, "confidence": pr.Confidence, "error": pr.Err})
+			status := "predicted"
+			if pr.Skipped() {
+				status = "skipped"
+			}
+			out = append(out, map[string]any{"file": pr.File, "status": status, "predicted": pr.Class, "confidence": pr.Confidence,
+				"reason": pr.Reason, "error": pr.Err})
 		}
 		if err := c.emit(out, nil); err != nil {
 			return err
 		}
-		return nothingPredicted(args[0], preds)
-	}
-	w := c.stdout
-	if c.wf.out != "" {
-		f, err := os.Create(c.wf.out)
-		if err != nil {
-			return err
+	} else {
+		where := ""
+		if c.wf.out == "" {
+			if err := p.WriteCSV(c.stdout, preds); err != nil {
+				return fmt.Errorf("writing CSV: %w", err)
+			}
+		} else {
+			f, err := os.Create(c.wf.out)
+			if err != nil {
+				return err
+			}
+			err = p.WriteCSV(f, preds)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return fmt.Errorf("writing CSV %s: %w", c.wf.out, err)
+			}
+			where = " to " + c.wf.out
 		}
-		defer f.Close()
-		w = f
-	}
-	if err := p.WriteCSV(w, preds); err != nil {
-		return fmt.Errorf("writing CSV: %w", err)
-	}
-	if c.wf.out != "" {
-		fmt.Fprintf(c.stderr, "wrote %d predictions to %s\n", len(preds), c.wf.out)
+		fmt.Fprintf(c.stderr, "%s%s\n", sum, where)
 	}
 	return nothingPredicted(args[0], preds)
 }
@@ -395,14 +407,14 @@ func runPredict(c *cli, _ *flag.FlagSet, args []string) error {
 // files that are not images), nil otherwise.
 func nothingPredicted(dir string, preds []mlkit.Prediction) error {
 	for _, pr := range preds {
-		if pr.Err == "" {
+		if pr.Err == "" && !pr.Skipped() {
 			return nil
 		}
 	}
 	if len(preds) == 0 {
 		return fmt.Errorf("nothing predicted: no files in %s", dir)
 	}
-	return fmt.Errorf("nothing predicted: none of the %d files in %s is a readable image", len(preds), dir)
+	return fmt.Errorf("nothing predicted: none of the %d files in %s is a readable image (%s)", len(preds), dir, mlkit.SummarizePredictions(preds))
 }
 
 func runExport(c *cli, _ *flag.FlagSet, args []string) error {
@@ -418,8 +430,14 @@ func runExport(c *cli, _ *flag.FlagSet, args []string) error {
 		if err := app.ExportModel(c.wf.model, c.wf.out); err != nil {
 			return err
 		}
-		return c.emit(map[string]any{"model": c.wf.model, "dir": c.wf.out}, func(w io.Writer) {
-			fmt.Fprintf(w, "exported model %s to %s (run: go run %s/predict %s IMAGE...)\n", c.wf.model, c.wf.out, c.wf.out, c.wf.out)
+		dir, err := filepath.Abs(c.wf.out)
+		if err != nil {
+			dir = c.wf.out
+		}
+		// The export is its own Go module: the program runs from inside it.
+		runCmd := fmt.Sprintf("cd %s && go run ./predict . IMAGE...", dir)
+		return c.emit(map[string]any{"model": c.wf.model, "dir": c.wf.out, "run": runCmd}, func(w io.Writer) {
+			fmt.Fprintf(w, "exported model %s to %s (a standalone Go module; run: %s)\n", c.wf.model, c.wf.out, runCmd)
 		})
 	}
 	n, err := app.ExportDataset(c.dataset, c.wf.out)

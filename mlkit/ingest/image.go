@@ -102,26 +102,12 @@ func decode(f Format, r io.Reader) (image.Image, error) {
 	return nil, fmt.Errorf("unknown format %q", f)
 }
 
-// Decode sniffs and fully decodes an image (the first frame of a GIF) and applies its EXIF orientation, so
-// the result is upright as a viewer would show it. Downstream code (embeddings, training) should decode
-// stored blobs with Decode or [LoadImage], never with image.Decode, which ignores the orientation.
-func Decode(data []byte) (image.Image, Format, error) {
-	f, unsupported := Sniff(data)
-	if f == "" {
-		if unsupported != "" {
-			return nil, "", fmt.Errorf("unsupported image format %s", unsupported)
-		}
-		return nil, "", fmt.Errorf("not an image (unrecognised content)")
-	}
-	img, err := decode(f, bytes.NewReader(data))
-	if err != nil {
-		return nil, f, fmt.Errorf("decoding %s: %w", f, err)
-	}
-	if f == JPEG {
-		img = Orient(img, Orientation(data))
-	}
-	return img, f, nil
-}
+// Decode checks and decodes an image within [DefaultLimits] (see [Limits.Decode]): the format is sniffed,
+// the header's size is checked before any pixel is decoded, and the EXIF orientation is applied, so the
+// result is upright as a viewer would show it. Downstream code (embeddings, training, prediction) should
+// decode with Decode, [Limits.Decode] or [LoadImage], never with image.Decode, which has no limits and
+// ignores the orientation. Errors are [*Rejection] values (see [ReasonOf]).
+func Decode(data []byte) (image.Image, Format, error) { return DefaultLimits().Decode(data) }
 
 // Orientation returns the EXIF orientation tag (1..8) of a JPEG, or 1 when there is none or it cannot
 // be read. 1 is upright; 6 means the stored pixels must be rotated 90° clockwise to display.

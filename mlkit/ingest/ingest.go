@@ -3,7 +3,13 @@
 //
 // Every file is checked by content, never by extension: it must sniff as JPEG, PNG, GIF (first frame),
 // BMP or WebP, its header dimensions must be within the pixel limit (checked before decoding), and it must
-// decode fully. Rejected files are reported with a [Reason]; one bad file never stops the others.
+// decode fully. Rejected files are reported with a [Reason]; one bad file never stops the others. The same
+// checks, as a [Limits] value ([DefaultLimits] unless an upload sets others), guard every other path that
+// decodes images (predictions, embeddings, training, evaluation, galleries): use [Decode], [Limits.Decode],
+// [Limits.DecodeFile] or [LoadImage], never image.Decode.
+//
+// A Folder source reads nothing outside the folder's tree: symbolic links that resolve outside it are
+// rejected ([ReasonOutsideFolder]) before they are opened.
 //
 // Orientation: the blob keeps the original bytes, untouched. The EXIF orientation of a JPEG is recorded
 // in the input row (store.Input.Orientation), the recorded width and height are the displayed
@@ -52,6 +58,7 @@ const (
 	ReasonDownload      Reason = "download_failed"    // a URL that could not be fetched (HTTP error, timeout)
 	ReasonUnreadable    Reason = "unreadable"         // a file or archive that could not be opened or read
 	ReasonBadLabel      Reason = "bad_label"          // with LabelsFromFolders: the folder name is not a valid concept name
+	ReasonOutsideFolder Reason = "outside_folder"     // a symbolic link in an uploaded folder that resolves outside it
 )
 
 // Defaults for the limits of an upload.
@@ -99,43 +106,146 @@ type candidate struct {
 
 // Folder adds every file under dir, recursively (hidden files and folders are skipped). With
 // LabelsFromFolders, a file's label is the name of the folder that holds it; files directly in dir get none.
+//
+// Nothing outside dir's tree is read: a symbolic link (to a file or a folder) is resolved before anything
+// is opened, and one that resolves outside the tree is rejected with [ReasonOutsideFolder]; one inside is
+// followed. Each real folder is walked once, where it is when it is in the tree (a link to a folder walked
+// already adds nothing), so loops end. Named pipes, devices and sockets are rejected without being opened.
 func (u *Upload) Folder(dir string) *Upload {
 	u.sources = append(u.sources, func(ctx context.Context, add func(candidate)) []Rejection {
 		root, err := filepath.Abs(dir)
 		if err != nil {
 			return []Rejection{{Source: dir, Reason: ReasonUnreadable, Message: err.Error()}}
 		}
-		var rej []Rejection
-		err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				rej = append(rej, Rejection{Source: p, Reason: ReasonUnreadable, Message: err.Error()})
-				if d != nil && d.IsDir() {
-					return fs.SkipDir
-				}
-				return nil
-			}
-			if p != root && strings.HasPrefix(d.Name(), ".") {
-				if d.IsDir() {
-					return fs.SkipDir
-				}
-				return nil
-			}
-			if d.IsDir() {
-				return nil
-			}
-			label := ""
-			if parent := filepath.Dir(p); parent != root {
-				label = filepath.Base(parent)
-			}
-			add(u.fileCandidate(p, label))
-			return nil
-		})
+		realRoot, err := filepath.EvalSymlinks(root)
 		if err != nil {
-			rej = append(rej, Rejection{Source: dir, Reason: ReasonUnreadable, Message: err.Error()})
+			return []Rejection{{Source: root, Reason: ReasonUnreadable, Message: err.Error()}}
 		}
-		return rej
+		w := &folderWalk{u: u, root: root, realRoot: realRoot, add: add, visited: map[string]bool{}}
+		w.walk(realRoot, root)
+		// Linked folders last, so a folder reached both directly and through a link is walked (and
+		// labelled) where it really is.
+		for len(w.pending) > 0 {
+			next := w.pending[0]
+			w.pending = w.pending[1:]
+			if !w.visited[next[0]] {
+				w.walk(next[0], next[1])
+			}
+		}
+		return w.rej
 	})
 	return u
+}
+
+// folderWalk walks one Folder source: real (symlink-free) paths are walked, lexical paths (under the
+// folder the user named) are reported.
+type folderWalk struct {
+	u              *Upload
+	root, realRoot string
+	add            func(candidate)
+	visited        map[string]bool // real folders walked
+	pending        [][2]string     // linked folders to walk: real path, lexical path
+	rej            []Rejection
+}
+
+func (w *folderWalk) reject(src string, reason Reason, format string, args ...any) {
+	w.rej = append(w.rej, Rejection{Source: src, Reason: reason, Message: fmt.Sprintf(format, args...)})
+}
+
+// walk adds the files under the real folder realDir, reported under the lexical folder lexDir.
+func (w *folderWalk) walk(realDir, lexDir string) {
+	err := filepath.WalkDir(realDir, func(p string, d fs.DirEntry, err error) error {
+		rel, _ := filepath.Rel(realDir, p)
+		lex := filepath.Join(lexDir, rel)
+		if err != nil {
+			w.reject(lex, ReasonUnreadable, "%v", err)
+			if d != nil && d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if p != realDir && strings.HasPrefix(d.Name(), ".") {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		switch {
+		case d.IsDir():
+			if w.visited[p] {
+				return fs.SkipDir
+			}
+			w.visited[p] = true
+		case d.Type()&fs.ModeSymlink != 0:
+			w.link(lex)
+		case !d.Type().IsRegular():
+			w.reject(lex, ReasonUnreadable, "not a regular file (%s)", d.Type())
+		default:
+			w.file(lex)
+		}
+		return nil
+	})
+	if err != nil {
+		w.reject(lexDir, ReasonUnreadable, "%v", err)
+	}
+}
+
+// link resolves a symbolic link found in the tree, without opening it: outside the tree it is rejected;
+// inside, a folder is walked and a file added.
+func (w *folderWalk) link(lex string) {
+	target, err := w.resolve(lex)
+	if err != nil {
+		w.rej = append(w.rej, *err)
+		return
+	}
+	st, serr := os.Stat(target)
+	if serr != nil {
+		w.reject(lex, ReasonUnreadable, "%v", serr)
+		return
+	}
+	switch {
+	case st.IsDir():
+		w.pending = append(w.pending, [2]string{target, lex})
+	case st.Mode().IsRegular():
+		w.file(lex)
+	default:
+		w.reject(lex, ReasonUnreadable, "symbolic link to something that is not a regular file (%s)", st.Mode().Type())
+	}
+}
+
+// resolve returns the real path of lex, or a rejection when it cannot be resolved or lies outside the tree.
+func (w *folderWalk) resolve(lex string) (string, *Rejection) {
+	target, err := filepath.EvalSymlinks(lex)
+	if err != nil {
+		return "", &Rejection{Source: lex, Reason: ReasonUnreadable, Message: fmt.Sprintf("resolving symbolic link: %v", err)}
+	}
+	if !within(w.realRoot, target) {
+		return "", &Rejection{Source: lex, Reason: ReasonOutsideFolder,
+			Message: fmt.Sprintf("symbolic link resolves to %s, outside the uploaded folder %s", target, w.root)}
+	}
+	return target, nil
+}
+
+// file adds the regular file (or link to one) at lex. It is resolved again when opened, so a link swapped
+// in after the walk still cannot reach outside the tree.
+func (w *folderWalk) file(lex string) {
+	label := ""
+	if parent := filepath.Dir(lex); parent != w.root {
+		label = filepath.Base(parent)
+	}
+	w.add(candidate{source: lex, fileName: filepath.Base(lex), label: label, open: func(ctx context.Context) ([]byte, *Rejection) {
+		target, rj := w.resolve(lex)
+		if rj != nil {
+			return nil, rj
+		}
+		return w.u.limits().readFile(target)
+	}})
+}
+
+// within reports whether path p is root or lies under it (both clean and absolute).
+func within(root, p string) bool {
+	rel, err := filepath.Rel(root, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
 }
 
 // Files adds the given files. With LabelsFromFolders, each file's label is the name of its folder.
@@ -176,28 +286,14 @@ func (u *Upload) Glob(pattern string) *Upload {
 
 func (u *Upload) fileCandidate(p, label string) candidate {
 	return candidate{source: p, fileName: filepath.Base(p), label: label, open: func(ctx context.Context) ([]byte, *Rejection) {
-		f, err := os.Open(p)
-		if err != nil {
-			return nil, &Rejection{Reason: ReasonUnreadable, Message: err.Error()}
-		}
-		defer f.Close()
-		if st, err := f.Stat(); err == nil && st.Size() > u.maxBytes {
-			return nil, &Rejection{Reason: ReasonTooManyBytes, Message: fmt.Sprintf("%d bytes, limit %d", st.Size(), u.maxBytes)}
-		}
-		return u.readLimited(f)
+		return u.limits().readFile(p)
 	}}
 }
 
-func (u *Upload) readLimited(r io.Reader) ([]byte, *Rejection) {
-	data, err := io.ReadAll(io.LimitReader(r, u.maxBytes+1))
-	if err != nil {
-		return nil, &Rejection{Reason: ReasonUnreadable, Message: err.Error()}
-	}
-	if int64(len(data)) > u.maxBytes {
-		return nil, &Rejection{Reason: ReasonTooManyBytes, Message: fmt.Sprintf("more than %d bytes", u.maxBytes)}
-	}
-	return data, nil
-}
+// limits returns the upload's size limits.
+func (u *Upload) limits() Limits { return Limits{MaxBytes: u.maxBytes, MaxPixels: u.maxPixels} }
+
+func (u *Upload) readLimited(r io.Reader) ([]byte, *Rejection) { return u.limits().read(r) }
 
 // Zip adds the files inside a zip archive. Entries with absolute paths or ".." are rejected (zip slip);
 // the archive's total uncompressed size is limited by MaxArchiveBytes and each entry's compression ratio by

@@ -36,8 +36,13 @@ type Rejection struct {
 	Message string `json:"message"`
 }
 
-// Error formats the rejection as "source: reason: message".
-func (r Rejection) Error() string { return fmt.Sprintf("%s: %s: %s", r.Source, r.Reason, r.Message) }
+// Error formats the rejection as "source: reason: message" ("reason: message" without a source).
+func (r Rejection) Error() string {
+	if r.Source == "" {
+		return fmt.Sprintf("%s: %s", r.Reason, r.Message)
+	}
+	return fmt.Sprintf("%s: %s: %s", r.Source, r.Reason, r.Message)
+}
 
 // Report says what an upload did.
 type Report struct {
@@ -214,24 +219,13 @@ func (u *Upload) prepare(ctx context.Context, c candidate) (r result) {
 		r.inStore = true
 		return r
 	}
-	f, unsupported := Sniff(data)
-	if f == "" {
-		if unsupported != "" {
-			return reject(ReasonUnsupported, "%s images are not supported (use JPEG, PNG, GIF, BMP or WebP)", unsupported)
-		}
-		return reject(ReasonNotImage, "content is not a recognised image format")
+	f, _, rj := u.limits().check(data)
+	if rj != nil {
+		rj.Source = c.source
+		r.rej = rj
+		return r
 	}
 	r.format = f
-	cfg, err := decodeConfig(f, bytes.NewReader(data))
-	if err != nil {
-		return reject(ReasonCorrupt, "reading %s header: %v", f, err)
-	}
-	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return reject(ReasonCorrupt, "%s header says %dx%d pixels", f, cfg.Width, cfg.Height)
-	}
-	if px := int64(cfg.Width) * int64(cfg.Height); px > u.maxPixels {
-		return reject(ReasonTooManyPixels, "%dx%d = %d pixels, limit %d", cfg.Width, cfg.Height, px, u.maxPixels)
-	}
 	img, err := decode(f, bytes.NewReader(data))
 	if err != nil {
 		return reject(ReasonCorrupt, "decoding %s: %v", f, err)
@@ -321,13 +315,15 @@ func (u *Upload) commit(ctx context.Context, r *result, seen map[string]string, 
 	return nil
 }
 
-// LoadImage reads the blob of a stored input and decodes it upright (EXIF orientation applied).
+// LoadImage reads the blob of a stored input and decodes it upright (EXIF orientation applied), within
+// [DefaultLimits] widened to the size recorded for the input (an upload may have accepted a larger image
+// with MaxBytes or MaxPixels): a blob that was swapped or damaged after its upload is still checked before
+// it is decoded.
 func LoadImage(st *store.Store, in store.Input) (image.Image, error) {
-	data, err := st.ReadBlob(in.SHA256)
-	if err != nil {
-		return nil, err
-	}
-	img, _, err := Decode(data)
+	lim := DefaultLimits()
+	lim.MaxBytes = max(lim.MaxBytes, in.Bytes)
+	lim.MaxPixels = max(lim.MaxPixels, int64(in.Width)*int64(in.Height))
+	img, _, err := lim.DecodeFile(st.BlobPath(in.SHA256))
 	if err != nil {
 		return nil, fmt.Errorf("ingest: input %d (%s): %w", in.ID, in.FileName, err)
 	}

@@ -6,18 +6,14 @@ import (
 	"image"
 	"image/color"
 	"image/draw"
-	_ "image/gif" // decoders for gallery images
 	"image/jpeg"
-	_ "image/png"
 	"math"
-	"os"
 	"runtime"
 	"strings"
 	"sync"
 
 	"github.com/disintegration/imaging"
-	_ "golang.org/x/image/bmp"
-	_ "golang.org/x/image/webp"
+	"github.com/visionnb/visionnb/mlkit/ingest"
 )
 
 // Item is one picture of a gallery. Give the image as a file path (Image), encoded bytes (Bytes) or a
@@ -25,7 +21,8 @@ import (
 type Item struct {
 	// ID identifies the item (shown as a tooltip together with the path).
 	ID string
-	// Image is the path of an image file (JPEG, PNG, GIF, BMP or WebP).
+	// Image is the path of an image file (JPEG, PNG, GIF, BMP or WebP, within the upload limits of
+	// package ingest: a file that fails them shows as a broken thumbnail with the reason).
 	Image string
 	// Bytes holds an encoded image, used when Image is empty.
 	Bytes []byte
@@ -139,22 +136,18 @@ type thumb struct {
 	err  error
 }
 
-// loadImage decodes the item's image, honouring EXIF orientation for files and bytes.
+// loadImage decodes the item's image within the upload limits (ingest.DefaultLimits: size, pixels checked
+// on the header first, formats), honouring EXIF orientation for files and bytes.
 func (it Item) loadImage() (image.Image, error) {
 	switch {
 	case it.Image != "":
-		f, err := os.Open(it.Image)
-		if err != nil {
-			return nil, fmt.Errorf("opening gallery image: %w", err)
-		}
-		defer f.Close()
-		img, err := imaging.Decode(f, imaging.AutoOrientation(true))
+		img, _, err := ingest.DefaultLimits().DecodeFile(it.Image)
 		if err != nil {
 			return nil, fmt.Errorf("decoding gallery image %q: %w", it.Image, err)
 		}
 		return img, nil
 	case len(it.Bytes) > 0:
-		img, err := imaging.Decode(bytes.NewReader(it.Bytes), imaging.AutoOrientation(true))
+		img, _, err := ingest.DefaultLimits().Decode(it.Bytes)
 		if err != nil {
 			return nil, fmt.Errorf("decoding gallery image bytes (%d bytes): %w", len(it.Bytes), err)
 		}

@@ -1,16 +1,16 @@
 // Command predict classifies image files with a saved mlkit model folder (an exported model, or an app's
-// models/<name> folder):
+// models/<name> folder), printing one line per file:
 //
 //	go run ./predict MODEL_DIR photo1.jpg photo2.png
 //
-// It needs the github.com/visionnb/visionnb module (go get it, or run it inside the repository).
+// Files are read with the same limits as an mlkit upload (size, pixels checked on the header before
+// decoding, JPEG/PNG/GIF/BMP/WebP only): a file that fails them is reported with the reason and skipped.
+// It exits with status 1 when no file could be predicted. An exported model folder is its own Go module
+// (see its go.mod); run this from inside that folder.
 package main
 
 import (
 	"fmt"
-	"image"
-	_ "image/jpeg"
-	_ "image/png"
 	"os"
 
 	"github.com/visionnb/visionnb/mlkit"
@@ -26,29 +26,21 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	for _, path := range os.Args[2:] {
-		f, err := os.Open(path)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
+	preds, err := p.PredictFiles(os.Args[2:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	for _, pr := range preds {
+		if pr.Skipped() {
+			fmt.Fprintf(os.Stderr, "%s: skipped: %s\n", pr.File, pr.Err)
 			continue
 		}
-		img, _, err := image.Decode(f)
-		f.Close()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, path, err)
-			continue
-		}
-		probs, err := p.PredictImages([]image.Image{img})
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		best := 0
-		for c := range probs[0] {
-			if probs[0][c] > probs[0][best] {
-				best = c
-			}
-		}
-		fmt.Printf("%s: %s (%.3f)\n", path, p.Card.Classes[best], probs[0][best])
+		fmt.Printf("%s: %s (%.3f)\n", pr.File, pr.Class, pr.Confidence)
+	}
+	sum := mlkit.SummarizePredictions(preds)
+	fmt.Fprintln(os.Stderr, sum)
+	if sum.Predicted == 0 {
+		os.Exit(1)
 	}
 }

@@ -1,40 +1,46 @@
 // Package pipeline turns image files into the fixed-size uint8 tensors training and prediction feed to a
-// model: decode once (jpeg, png, gif, bmp, webp), resize the shorter side and center-crop to the training
+// model: decode once (jpeg, png, gif, bmp, webp, within the upload limits of package ingest), resize the shorter side and center-crop to the training
 // resolution, cache the pixels on disk keyed by file content and size, and augment training images
 // deterministically (random resized crop, horizontal flip, colour jitter) from a seeded random source.
 package pipeline
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"image"
-	_ "image/gif"  // Registers the GIF decoder.
-	_ "image/jpeg" // Registers the JPEG decoder.
-	_ "image/png"  // Registers the PNG decoder.
 	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
 
 	"github.com/disintegration/imaging"
-	_ "golang.org/x/image/bmp"  // Registers the BMP decoder.
-	_ "golang.org/x/image/webp" // Registers the WebP decoder.
+	"github.com/visionnb/visionnb/mlkit/ingest"
 )
 
-// Decode reads and decodes an image file of any registered format (jpeg, png, gif, bmp, webp), applying
-// the EXIF orientation of JPEGs.
-func Decode(path string) (image.Image, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading image: %w", err)
+// Decode reads and decodes an image file within the upload limits ([ingest.DefaultLimits]: bytes, pixels
+// checked on the header before decoding, formats jpeg, png, gif, bmp, webp), applying the EXIF
+// orientation of JPEGs. Errors carry the ingest Reason (see ingest.ReasonOf).
+func Decode(path string) (image.Image, error) { return Cache{}.decodeFile(path) }
+
+// limits returns the cache's limits (the upload defaults when unset).
+func (c Cache) limits() ingest.Limits {
+	if c.Limits == (ingest.Limits{}) {
+		return ingest.DefaultLimits()
 	}
-	return decodeBytes(path, data)
+	return c.Limits
 }
 
-func decodeBytes(path string, data []byte) (image.Image, error) {
-	img, err := imaging.Decode(bytes.NewReader(data), imaging.AutoOrientation(true))
+func (c Cache) decodeFile(path string) (image.Image, error) {
+	img, _, err := c.limits().DecodeFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("decoding image: %w", err)
+	}
+	return img, nil
+}
+
+func (c Cache) decodeBytes(path string, data []byte) (image.Image, error) {
+	img, _, err := c.limits().Decode(data)
 	if err != nil {
 		return nil, fmt.Errorf("decoding image %s: %w", path, err)
 	}
@@ -74,11 +80,13 @@ func Prepare(img image.Image, size int) []uint8 {
 type Cache struct {
 	// Dir is the cache directory; it is created on first write.
 	Dir string
+	// Limits bound the files read and decoded (zero: ingest.DefaultLimits, the upload defaults).
+	Limits ingest.Limits
 }
 
 // Load returns the prepared size x size RGB pixels of the image file at path, from the cache when there.
 func (c Cache) Load(path string, size int) ([]uint8, error) {
-	data, err := os.ReadFile(path)
+	data, err := c.limits().ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading image: %w", err)
 	}
@@ -90,7 +98,7 @@ func (c Cache) Load(path string, size int) ([]uint8, error) {
 			return px, nil
 		}
 	}
-	img, err := decodeBytes(path, data)
+	img, err := c.decodeBytes(path, data)
 	if err != nil {
 		return nil, err
 	}

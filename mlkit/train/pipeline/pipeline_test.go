@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"bytes"
+	"encoding/binary"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"image/gif"
@@ -11,6 +13,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/visionnb/visionnb/mlkit/ingest"
 	"golang.org/x/image/bmp"
 )
 
@@ -181,5 +184,45 @@ func TestAugment(t *testing.T) {
 	}
 	if (AugmentOptions{ScaleMin: 0.5, ScaleMax: 2, RatioMin: 1, RatioMax: 1}).Validate() == nil {
 		t.Error("scale 2 accepted")
+	}
+}
+
+// TestLoadRejectsPixelBombs: training and evaluation read images with the upload limits, so a small PNG
+// whose header claims 100000x100000 pixels is refused from its header (before, the decoder allocated
+// 37 GiB), with the ingest reason; so are a truncated image and a file that is not an image.
+func TestLoadRejectsPixelBombs(t *testing.T) {
+	dir := t.TempDir()
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, halves(1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	bomb := buf.Bytes()
+	binary.BigEndian.PutUint32(bomb[16:], 100000)
+	binary.BigEndian.PutUint32(bomb[20:], 100000)
+	binary.BigEndian.PutUint32(bomb[29:], crc32.ChecksumIEEE(bomb[12:29]))
+	buf.Reset()
+	if err := jpeg.Encode(&buf, halves(64, 64), nil); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]struct {
+		data []byte
+		want ingest.Reason
+	}{
+		"bomb.png":      {bomb, ingest.ReasonTooManyPixels},
+		"truncated.jpg": {buf.Bytes()[:buf.Len()/2], ingest.ReasonCorrupt},
+		"notes.jpg":     {[]byte("=HYPERLINK(\"x\")\n"), ingest.ReasonNotImage},
+	}
+	c := Cache{Dir: filepath.Join(dir, "cache")}
+	for name, f := range files {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, f.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Load(p, 8); ingest.ReasonOf(err) != f.want {
+			t.Errorf("%s: %v, want reason %s", name, err, f.want)
+		}
+		if _, err := Decode(p); ingest.ReasonOf(err) != f.want {
+			t.Errorf("Decode %s: %v, want reason %s", name, err, f.want)
+		}
 	}
 }
