@@ -14,6 +14,7 @@ var migrations = []Migration{
 	{Name: "core: inputs, concepts, annotations, datasets", SQL: schemaCore},
 	{Name: "embeddings cache", SQL: schemaEmbeddings},
 	{Name: "models, evaluations, selections", SQL: schemaModels},
+	{Name: "test runs: who evaluated which model on which test inputs, when", SQL: schemaTestRuns},
 }
 
 // SchemaVersion returns the schema version a freshly opened store has: the number of known migrations.
