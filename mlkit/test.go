@@ -291,8 +291,12 @@ func (a *App) evaluateTest(ctx context.Context, m store.Model, dataset string, v
 			return err
 		}
 		if len(now) > 0 && now[len(now)-1].ID > plan.seen {
-			if _, err := decideTest(now, m, sel, found, selectedName, dataset, v.Number, want, o); err != nil {
+			again, err := decideTest(now, m, sel, found, selectedName, dataset, v.Number, want, o)
+			if err != nil {
 				return err
+			}
+			if again.reuse != nil {
+				return fmt.Errorf("the same test evaluation was recorded meanwhile by %s (evaluation %d): run again to read it", again.reuse.RunBy, again.reuse.EvaluationID)
 			}
 		}
 		e.ID, err = tx.AddEvaluation(ctx, store.Evaluation{ModelID: m.ID, Dataset: dataset, Version: v.Number,

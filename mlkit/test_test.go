@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/visionnb/visionnb/mlkit/store"
 	"github.com/visionnb/visionnb/mlkit/view"
@@ -248,5 +249,79 @@ func TestTestRuleFollowsTestInputs(t *testing.T) {
 	}
 	if text := rec.Table().Text(); !strings.Contains(text, "12 new photos") || !strings.Contains(text, "v1,") || !strings.Contains(text, "v2,") {
 		t.Fatalf("test record table:\n%s", text)
+	}
+}
+
+// TestDecideTest checks the rule's decision on its own: what counts as the same look, and what is a new
+// look at seen test inputs.
+func TestDecideTest(t *testing.T) {
+	created := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	m := store.Model{ID: 7, Name: "m", Created: created}
+	want := map[int64]string{1: "cat", 2: "dog"}
+	sel := store.Selection{ModelID: 7, Metric: "accuracy"}
+	run := func(id, model int64, mc time.Time, inputs map[int64]string) store.TestRun {
+		return store.TestRun{ID: id, EvaluationID: id * 10, ModelID: model, ModelName: fmt.Sprint("model", model), ModelCreated: mc,
+			Dataset: "ds", Version: 1, RunBy: "alice", Inputs: inputs}
+	}
+	mine := run(1, 7, created, map[int64]string{1: "cat", 2: "dog"})
+	cases := []struct {
+		name     string
+		runs     []store.TestRun
+		found    bool
+		opts     []EvalOption
+		reuse    int64 // run id expected back, 0 for none
+		refused  bool
+		override string
+		earlier  int
+		noSel    bool
+		again    bool
+	}{
+		{name: "first look by the selected model", found: true},
+		{name: "no selection", refused: true, noSel: true},
+		{name: "no selection, overridden", opts: []EvalOption{OverrideTestRule("why")}, override: "why"},
+		{name: "the same look again", runs: []store.TestRun{mine}, found: true, reuse: 1},
+		{name: "the same look, even without a selection now", runs: []store.TestRun{mine}, reuse: 1},
+		{name: "the same look, the latest of two", runs: []store.TestRun{mine, run(2, 7, created, want)}, found: true, reuse: 2},
+		{name: "Recompute is a second look", runs: []store.TestRun{mine}, found: true, opts: []EvalOption{Recompute()}, refused: true, again: true, earlier: 1},
+		{name: "Recompute, overridden", runs: []store.TestRun{mine}, found: true, opts: []EvalOption{Recompute(), OverrideTestRule("bug fixed")}, override: "bug fixed"},
+		{name: "a test label changed since", runs: []store.TestRun{run(1, 7, created, map[int64]string{1: "cat", 2: "cat"})}, found: true, refused: true, earlier: 1},
+		{name: "an input added since", runs: []store.TestRun{run(1, 7, created, map[int64]string{1: "cat"})}, found: true, refused: true, earlier: 1},
+		{name: "a model replaced under the same id", runs: []store.TestRun{run(1, 7, created.Add(time.Second), want)}, found: true, refused: true, earlier: 1},
+		{name: "another model saw some of the inputs", runs: []store.TestRun{run(1, 8, created, map[int64]string{2: "dog", 3: "cow"})}, found: true, refused: true, earlier: 1},
+		{name: "another model on other inputs only", runs: []store.TestRun{run(1, 8, created, map[int64]string{3: "cow"})}, found: true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			o := evalOptions{threshold: 0.5}
+			for _, f := range c.opts {
+				f(&o)
+			}
+			plan, err := decideTest(c.runs, m, sel, c.found, "m", "ds", 2, want, o)
+			if c.refused {
+				re := ruleError(t, err)
+				if len(re.Earlier) != c.earlier || re.NoSelection != c.noSel || re.Again != c.again || re.Inputs != 2 {
+					t.Fatalf("refusal: %+v", re)
+				}
+				if c.earlier > 0 && (re.Earlier[0].RunBy != "alice" || re.Earlier[0].Shared == 0 || !strings.Contains(err.Error(), "by alice")) {
+					t.Fatalf("the refusal must name the earlier look and who ran it: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := int64(0)
+			if plan.reuse != nil {
+				got = plan.reuse.ID
+			}
+			if got != c.reuse || plan.override != c.override {
+				t.Fatalf("plan: reuse run %d (want %d), override %q (want %q)", got, c.reuse, plan.override, c.override)
+			}
+		})
+	}
+	// A model other than the selected one.
+	_, err := decideTest(nil, m, store.Selection{ModelID: 8, Metric: "accuracy"}, true, "other", "ds", 2, want, evalOptions{})
+	if re := ruleError(t, err); re.Selected != "other" || !strings.Contains(err.Error(), `"other" was selected on ds v2 (by accuracy), not "m"`) {
+		t.Fatalf("not the selected model: %v", err)
 	}
 }
