@@ -382,9 +382,17 @@ func (e *Evaluation) ProbabilityMatrix() *view.HeatmapChart {
 		Title(e.Model+" — "+e.Split+" mean probability").Size(460, 400)
 }
 
-// Show displays the headline metrics, the per-concept table and both confusion matrices.
+// Show displays the headline metrics, the per-concept table and both confusion matrices (and, for a test
+// evaluation, who ran it and when, as recorded).
 func (e *Evaluation) Show() error {
 	fmt.Println(e.String())
+	if e.Split == string(store.Test) && e.RunBy != "" {
+		how := "tested"
+		if e.Reused {
+			how = "the recorded test result: tested"
+		}
+		fmt.Printf("%s by %s at %s\n", how, e.RunBy, e.Created.Local().Format("2006-01-02 15:04 MST"))
+	}
 	if _, err := view.Show(e.ConceptTable()); err != nil {
 		return err
 	}
