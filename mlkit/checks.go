@@ -80,12 +80,12 @@ type LabelIssue struct {
 // `folds` linear heads on the cached embeddings, each predicting the inputs it did not see (cross-
 // validation, so no input is judged by a model that learned its label), and ranks the inputs whose given
 // label gets a low probability while another class is confident (at least minConfidence). Most likely
-// errors first.
+// errors first. Every labelled input is checked: one without an embedding is an error, not skipped.
 func (a *App) LabelErrors(dataset, embedder string, folds int, minConfidence float64) ([]LabelIssue, error) {
 	if folds < 2 {
 		folds = 5
 	}
-	_, members, err := a.versionMembers(dataset)
+	v, members, err := a.versionMembers(dataset)
 	if err != nil {
 		return nil, err
 	}
@@ -102,10 +102,24 @@ func (a *App) LabelErrors(dataset, embedder string, folds int, minConfidence flo
 		return nil, err
 	}
 	var all []train.Embedded
+	var unembedded []int64
 	for _, m := range members {
-		if v := emb.Vector(m.InputID); v != nil && m.Concept != "" {
-			all = append(all, train.Embedded{ID: m.InputID, Vector: v, Label: label[m.Concept]})
+		if m.Concept == "" {
+			continue
 		}
+		vec := emb.Vector(m.InputID)
+		if vec == nil {
+			unembedded = append(unembedded, m.InputID)
+			continue
+		}
+		all = append(all, train.Embedded{ID: m.InputID, Vector: vec, Label: label[m.Concept]})
+	}
+	if len(unembedded) > 0 {
+		return nil, fmt.Errorf("mlkit: label errors on %s v%d: %d labelled inputs have no %s embedding (input %d first; removed since the split?), so they cannot be checked: make a new version with app.Split, which drops removed inputs",
+			dataset, v.Number, len(unembedded), embedder, unembedded[0])
+	}
+	if len(all) < folds {
+		return nil, fmt.Errorf("mlkit: label errors on %s v%d: %d labelled inputs for %d folds: every fold needs at least one", dataset, v.Number, len(all), folds)
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
 	var issues []LabelIssue
@@ -129,6 +143,9 @@ func (a *App) LabelErrors(dataset, embedder string, folds int, minConfidence flo
 		probs, err := res.Predictor.PredictVectors(vecs)
 		if err != nil {
 			return nil, fmt.Errorf("mlkit: label errors, fold %d: %w", f+1, err)
+		}
+		if len(probs) != len(held) {
+			return nil, fmt.Errorf("mlkit: label errors, fold %d: %d predictions for %d inputs", f+1, len(probs), len(held))
 		}
 		for i, e := range held {
 			best := 0

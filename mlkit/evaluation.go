@@ -3,10 +3,8 @@ package mlkit
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -31,9 +29,12 @@ type Evaluation struct {
 	Report *eval.Report
 	// Predictions are the model's probabilities for each input of the split.
 	Predictions eval.Predictions
-	// TestOverride is non-empty when this is a test-split evaluation beyond the selected model's first:
-	// the reason given. Such results are flagged wherever they are shown.
+	// TestOverride is non-empty when this is a test-split evaluation outside the one-time rule (see
+	// App.Test): the reason given. Such results are flagged wherever they are shown.
 	TestOverride string
+	// RunBy is, for a test-split evaluation, the OS user who ran it, as recorded then ("" when it was
+	// made before mlkit recorded users, and for other splits).
+	RunBy string
 	// Reused is true when the evaluation was read back from the app rather than computed now.
 	Reused bool
 }
@@ -55,22 +56,22 @@ func AtVersion(n int) EvalOption { return func(o *evalOptions) { o.version = n }
 // table (default 0.5). Changing it recomputes every threshold metric from the stored predictions.
 func Threshold(t float64) EvalOption { return func(o *evalOptions) { o.threshold = t } }
 
-// OverrideTestRule allows a test-split evaluation the one-time rule would refuse (a second test run, or
-// a model that was not selected); the reason is recorded and the result is flagged in every report.
+// OverrideTestRule allows a test-split evaluation the one-time rule would refuse (see App.Test: a model
+// that was not selected, a second look at test inputs already evaluated); the reason is recorded with
+// the evaluation and the result is flagged in every report.
 func OverrideTestRule(reason string) EvalOption { return func(o *evalOptions) { o.override = reason } }
 
 // Recompute evaluates again even when a stored evaluation of the same model and data exists (not
 // allowed on the test split without OverrideTestRule).
 func Recompute() EvalOption { return func(o *evalOptions) { o.recompute = true } }
 
-// ErrTestRule is returned when a test-split evaluation would break the one-time test rule.
-var ErrTestRule = errors.New("the test split is for one final evaluation of the selected model")
-
 // Evaluate evaluates a saved model on one split ("train", "validation" or "test") of the latest version of
 // a dataset, stores the result in the app, and returns it. An evaluation already stored for the same model,
 // dataset version and split is returned as is (Recompute forces a new one). On the test split the result is
-// the final, one-time measure of the chosen model: the split must have a selected model (App.Select), only
-// that model may be evaluated, and only once; anything else needs OverrideTestRule(reason) and is flagged.
+// the final, one-time measure of the chosen model, under the rule App.Test describes (App.Test is the call
+// for that step): only the model selected on the version, only on test inputs no recorded run has seen
+// (the same model on the same inputs gets its recorded result back); anything else is refused with a
+// *TestRuleError unless OverrideTestRule(reason) is given, and is then flagged.
 func (a *App) Evaluate(model, dataset, split string, opts ...EvalOption) (*Evaluation, error) {
 	ctx := context.Background()
 	o := evalOptions{threshold: 0.5}
@@ -91,78 +92,104 @@ func (a *App) Evaluate(model, dataset, split string, opts ...EvalOption) (*Evalu
 	if err != nil {
 		return nil, err
 	}
+	if split == string(store.Test) {
+		return a.evaluateTest(ctx, m, dataset, v, members, o)
+	}
 	prev, err := a.st.Evaluations(ctx, m.ID, dataset, v.Number, store.Split(split))
 	if err != nil {
 		return nil, err
 	}
-	override := ""
-	if split == string(store.Test) {
-		if override, err = a.testRule(ctx, m, dataset, v.Number, len(prev) > 0, o); err != nil {
-			return nil, err
-		}
-	}
-	if len(prev) > 0 && !(o.recompute && (split != string(store.Test) || o.override != "")) {
+	if len(prev) > 0 && !o.recompute {
 		e, err := a.loadEvaluation(prev[len(prev)-1], m.Name)
 		if err != nil {
 			return nil, err
 		}
 		return e.WithThreshold(o.threshold)
 	}
-	if split == string(store.Test) {
-		a.warnLeakage(dataset, members)
-	}
-	preds, err := a.predict(a, m, members, store.Split(split))
+	e, repJSON, predJSON, err := a.computeEvaluation(m, members, dataset, v.Number, store.Split(split), o)
 	if err != nil {
 		return nil, err
 	}
-	rep, err := eval.Evaluate(preds, eval.Options{Threshold: o.threshold})
-	if err != nil {
-		return nil, fmt.Errorf("mlkit: evaluating %q on %s v%d %s: %w", model, dataset, v.Number, split, err)
-	}
-	repJSON, err := json.Marshal(jsonReport(rep))
-	if err != nil {
-		return nil, err
-	}
-	predJSON, err := json.Marshal(preds)
-	if err != nil {
-		return nil, err
-	}
-	e := &Evaluation{app: a, Model: m.Name, Dataset: dataset, Version: v.Number, Split: split, Created: time.Now(),
-		Report: rep, Predictions: preds, TestOverride: override}
 	err = a.st.Tx(ctx, func(tx *store.Tx) error {
 		e.ID, err = tx.AddEvaluation(ctx, store.Evaluation{ModelID: m.ID, Dataset: dataset, Version: v.Number,
-			Split: store.Split(split), Report: repJSON, Predictions: predJSON, TestOverride: override})
+			Split: store.Split(split), Report: repJSON, Predictions: predJSON})
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("mlkit: saving the evaluation of %q on %s v%d %s: %w", model, dataset, v.Number, split, err)
 	}
 	return e, nil
 }
 
+// computeEvaluation runs a model on one split of this app's dataset version and returns the evaluation
+// (not stored yet) with its report and predictions encoded for storage.
+func (a *App) computeEvaluation(m store.Model, members []store.Member, dataset string, version int, split store.Split, o evalOptions) (*Evaluation, []byte, []byte, error) {
+	preds, err := a.predict(a, m, members, split)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	rep, err := eval.Evaluate(preds, eval.Options{Threshold: o.threshold})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("mlkit: evaluating %q on %s v%d %s: %w", m.Name, dataset, version, split, err)
+	}
+	repJSON, predJSON, err := encodeEvaluation(rep, preds)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("mlkit: evaluating %q on %s v%d %s: %w", m.Name, dataset, version, split, err)
+	}
+	e := &Evaluation{app: a, Model: m.Name, Dataset: dataset, Version: version, Split: string(split), Created: time.Now(),
+		Report: rep, Predictions: preds}
+	return e, repJSON, predJSON, nil
+}
+
+// encodeEvaluation encodes a report and its predictions for storage.
+func encodeEvaluation(rep *eval.Report, preds eval.Predictions) (repJSON, predJSON []byte, err error) {
+	if repJSON, err = json.Marshal(jsonReport(rep)); err != nil {
+		return nil, nil, fmt.Errorf("encoding the report: %w", err)
+	}
+	if predJSON, err = json.Marshal(preds); err != nil {
+		return nil, nil, fmt.Errorf("encoding the predictions: %w", err)
+	}
+	return repJSON, predJSON, nil
+}
+
 // warnLeakage prints a warning before a test evaluation when near-duplicates of test images sit in train
 // or validation (using the default embedder's cached vectors; nothing is computed when they are missing).
-func (a *App) warnLeakage(dataset string, members []store.Member) {
+// When the check cannot run, it says so and why: the evaluation goes on without it.
+func (a *App) warnLeakage(dataset string, version int, members []store.Member) {
 	cached, err := a.st.Embeddings(context.Background(), DefaultEmbedder, nil)
 	if err != nil {
+		fmt.Fprintf(Messages, "⚠ leakage check could not run on %s v%d: reading the cached %s embeddings: %v (check with app.Leakage(%q, ...))\n",
+			dataset, version, DefaultEmbedder, err, dataset)
 		return
 	}
 	var splits []eval.SplitVectors
+	missing, first := 0, int64(0)
 	for _, s := range store.Splits {
 		sv := eval.SplitVectors{Split: string(s)}
 		for _, m := range members {
+			if m.Split != s {
+				continue
+			}
 			v, ok := cached[m.InputID]
 			if !ok {
-				return // not every member is embedded: the check would be partial
+				if missing == 0 {
+					first = m.InputID
+				}
+				missing++
+				continue
 			}
-			if m.Split == s {
-				sv.IDs, sv.Vectors = append(sv.IDs, m.InputID), append(sv.Vectors, v)
-			}
+			sv.IDs, sv.Vectors = append(sv.IDs, m.InputID), append(sv.Vectors, v)
 		}
 		splits = append(splits, sv)
 	}
+	if missing > 0 {
+		fmt.Fprintf(Messages, "⚠ leakage check could not run on %s v%d: %d of its %d inputs (input %d first) have no cached %s embedding, so the check would be partial; run app.Leakage(%q, mlkit.DefaultEmbedder, 0) to embed them and check\n",
+			dataset, version, missing, len(members), first, DefaultEmbedder, dataset)
+		return
+	}
 	pairs, err := eval.Leakage(splits, eval.DefaultLeakageThreshold)
 	if err != nil {
+		fmt.Fprintf(Messages, "⚠ leakage check could not run on %s v%d: %v\n", dataset, version, err)
 		return
 	}
 	n := 0
@@ -207,10 +234,9 @@ func (a *App) EvaluateOn(other *App, model, dataset, split string, opts ...EvalO
 	if err != nil {
 		return nil, fmt.Errorf("mlkit: evaluating %q on %s v%d %s: %w", model, name, v.Number, split, err)
 	}
-	repJSON, _ := json.Marshal(jsonReport(rep))
-	predJSON, err := json.Marshal(preds)
+	repJSON, predJSON, err := encodeEvaluation(rep, preds)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("mlkit: evaluating %q on %s v%d %s: %w", model, name, v.Number, split, err)
 	}
 	e := &Evaluation{app: other, Model: m.Name, Dataset: name, Version: v.Number, Split: split, Created: time.Now(), Report: rep, Predictions: preds}
 	err = a.st.Tx(ctx, func(tx *store.Tx) error {
@@ -219,34 +245,6 @@ func (a *App) EvaluateOn(other *App, model, dataset, split string, opts ...EvalO
 		return err
 	})
 	return e, err
-}
-
-// testRule enforces the one-time test evaluation and returns the override reason to record.
-func (a *App) testRule(ctx context.Context, m store.Model, dataset string, version int, already bool, o evalOptions) (string, error) {
-	sel, err := a.st.LatestSelection(ctx, dataset, version)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		if o.override == "" {
-			return "", fmt.Errorf("mlkit: %w: no model has been selected on %s v%d yet; compare the models on validation and pick one with app.Select(%q, \"validation\", metric, models...) first (or pass mlkit.OverrideTestRule(reason))", ErrTestRule, dataset, version, dataset)
-		}
-		return o.override, nil
-	case err != nil:
-		return "", err
-	}
-	if sel.ModelID != m.ID {
-		chosen, _ := a.st.ModelByID(ctx, sel.ModelID)
-		if o.override == "" {
-			return "", fmt.Errorf("mlkit: %w: %q was selected on %s v%d (by %s), not %q; evaluate %q on test, or pass mlkit.OverrideTestRule(reason) to look anyway (the result will be flagged)", ErrTestRule, chosen.Name, dataset, version, sel.Metric, m.Name, chosen.Name)
-		}
-		return o.override, nil
-	}
-	if already && o.recompute && o.override == "" {
-		return "", fmt.Errorf("mlkit: %w: %q was already evaluated on the test split of %s v%d; its result is final (pass mlkit.OverrideTestRule(reason) to evaluate again, flagged)", ErrTestRule, m.Name, dataset, version)
-	}
-	if already && o.recompute {
-		return o.override, nil
-	}
-	return "", nil
 }
 
 // predict runs one of a's models on the labelled members of one split of data's dataset (data is a itself,
@@ -384,9 +382,17 @@ func (e *Evaluation) ProbabilityMatrix() *view.HeatmapChart {
 		Title(e.Model+" — "+e.Split+" mean probability").Size(460, 400)
 }
 
-// Show displays the headline metrics, the per-concept table and both confusion matrices.
+// Show displays the headline metrics, the per-concept table and both confusion matrices (and, for a test
+// evaluation, who ran it and when, as recorded).
 func (e *Evaluation) Show() error {
 	fmt.Println(e.String())
+	if e.Split == string(store.Test) && e.RunBy != "" {
+		how := "tested"
+		if e.Reused {
+			how = "the recorded test result: tested"
+		}
+		fmt.Printf("%s by %s at %s\n", how, e.RunBy, e.Created.Local().Format("2006-01-02 15:04 MST"))
+	}
 	if _, err := view.Show(e.ConceptTable()); err != nil {
 		return err
 	}
@@ -609,7 +615,10 @@ func (a *App) Select(dataset, split, metric string, models ...string) (*Choice, 
 		v, _, _ := c.Report.Metric(metric)
 		ranking = append(ranking, map[string]any{"model": c.Model, metric: nanToNil(v)})
 	}
-	rj, _ := json.Marshal(ranking)
+	rj, err := json.Marshal(ranking)
+	if err != nil {
+		return nil, fmt.Errorf("mlkit: select on %s %s: encoding the ranking: %w", dataset, split, err)
+	}
 	version := cmp.Evaluations[0].Version
 	err = a.st.Tx(ctx, func(tx *store.Tx) error {
 		_, err := tx.AddSelection(ctx, store.Selection{Dataset: dataset, Version: version, Split: store.Split(split),
@@ -637,62 +646,6 @@ func (c *Choice) Show() error {
 		t.Row(i+1, r.Model, v, r.Report.Accuracy)
 	}
 	_, err := view.Show(t.HighlightRow(0))
-	return err
-}
-
-// TestRecord says how the test split of a dataset version has been used: which model was selected and
-// every test evaluation, flagged ones included.
-type TestRecord struct {
-	Dataset  string
-	Version  int
-	Selected string
-	Metric   string
-	Runs     []*Evaluation
-}
-
-// TestHistory returns the test-split record of a dataset's latest version.
-func (a *App) TestHistory(dataset string) (*TestRecord, error) {
-	ctx := context.Background()
-	v, err := a.st.Version(ctx, dataset, 0)
-	if err != nil {
-		return nil, fmt.Errorf("mlkit: dataset %q: %w", dataset, err)
-	}
-	rec := &TestRecord{Dataset: dataset, Version: v.Number}
-	if sel, err := a.st.LatestSelection(ctx, dataset, v.Number); err == nil {
-		m, _ := a.st.ModelByID(ctx, sel.ModelID)
-		rec.Selected, rec.Metric = m.Name, sel.Metric
-	}
-	evs, err := a.st.Evaluations(ctx, 0, dataset, v.Number, store.Test)
-	if err != nil {
-		return nil, err
-	}
-	for _, se := range evs {
-		m, _ := a.st.ModelByID(ctx, se.ModelID)
-		e, err := a.loadEvaluation(se, m.Name)
-		if err != nil {
-			return nil, err
-		}
-		if e, err = e.WithThreshold(0.5); err != nil {
-			return nil, err
-		}
-		rec.Runs = append(rec.Runs, e)
-	}
-	return rec, nil
-}
-
-// Show displays who evaluated what on the test split, and when.
-func (r *TestRecord) Show() error {
-	t := view.Table("when", "model", "accuracy", "macro ROC AUC", "status").
-		Title(fmt.Sprintf("Test split of %s v%d — selected model: %s (by %s)", r.Dataset, r.Version, orDash(r.Selected), orDash(r.Metric))).FloatFormat("%.3f")
-	user := os.Getenv("USER")
-	for _, e := range r.Runs {
-		status := "final (one-time, selected model)"
-		if e.TestOverride != "" {
-			status = e.Flag()
-		}
-		t.Row(e.Created.Local().Format("2006-01-02 15:04")+" "+user, e.Model, e.Report.Accuracy, e.Report.MacroROCAUC, status)
-	}
-	_, err := view.Show(t)
 	return err
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -47,7 +48,10 @@ func init() {
 			}},
 		command{name: "models", args: "[ls | rm NAME...]", help: "list the app's models, or delete some (folder, record, evaluations)", run: runModels},
 		command{name: "evaluate", args: "--model NAME [--split validation]", help: "evaluate a model on a split (stored in the app)", run: runEvaluate,
-			flags: evalFlags},
+			flags: func(c *cli, fs *flag.FlagSet) {
+				evalFlags(c, fs)
+				fs.StringVar(&c.wf.override, "override", "", "with --split test: reason to evaluate outside the one-time rule (recorded, flagged in every report)")
+			}},
 		command{name: "compare", args: "[MODEL...]", help: "compare models on a split (all trained models by default)", run: runCompare,
 			flags: evalFlags},
 		command{name: "select", args: "[MODEL...]", help: "pick the best model on validation by a metric and record it", run: runSelect,
@@ -55,10 +59,13 @@ func init() {
 				evalFlags(c, fs)
 				fs.StringVar(&c.wf.metric, "metric", "macro_roc_auc", "macro_roc_auc, accuracy, macro_f1, log_loss or ece")
 			}},
-		command{name: "test", args: "", help: "evaluate the selected model once on the test split", run: runTest,
+		command{name: "test", args: "", help: "evaluate the selected model once on the test split (app.Test); shows who tested what, when", run: runTest,
 			flags: func(c *cli, fs *flag.FlagSet) {
-				evalFlags(c, fs)
-				fs.StringVar(&c.wf.override, "override", "", "reason to evaluate outside the one-time rule (flagged in every report)")
+				fs.StringVar(&c.dataset, "dataset", "default", "dataset name")
+				floatVar(fs, &c.wf.threshold, "threshold", 0.5, 0, 1, "probability threshold of the per-concept table")
+				fs.BoolVar(&c.wf.recompute, "recompute", false, "evaluate again (a second look: needs --override)")
+				intVar(fs, &c.wf.version, "version", 0, 0, maxVersion, "dataset version (0: the latest)")
+				fs.StringVar(&c.wf.override, "override", "", "reason to evaluate outside the one-time rule (recorded, flagged in every report)")
 			}},
 		command{name: "predict", args: "--model NAME FOLDER", help: "predict every image of a folder; CSV to --out or stdout", run: runPredict,
 			flags: func(c *cli, fs *flag.FlagSet) {
@@ -230,10 +237,42 @@ func evalJSON(e *mlkit.Evaluation) map[string]any {
 			"predicted": row.Predicted, "tp": row.TP, "fn": row.FN, "fp": row.FP, "recall": num(row.Recall),
 			"precision": num(row.Precision), "f1": num(row.F1)})
 	}
-	return map[string]any{"model": e.Model, "dataset": e.Dataset, "version": e.Version, "split": e.Split, "examples": r.Examples,
+	out := map[string]any{"model": e.Model, "dataset": e.Dataset, "version": e.Version, "split": e.Split, "examples": r.Examples,
 		"threshold": r.Threshold, "accuracy": num(r.Accuracy), "top5": num(r.Top5), "macro_roc_auc": num(r.MacroROCAUC),
 		"macro_f1": num(r.MacroF1), "log_loss": num(r.LogLoss), "ece": num(r.ECE), "confusion": r.Confusion,
-		"concepts": concepts, "flag": e.Flag(), "created": e.Created}
+		"concepts": concepts, "flag": e.Flag(), "created": e.Created, "reused": e.Reused}
+	if e.Split == "test" {
+		out["run_by"] = e.RunBy
+	}
+	return out
+}
+
+// versionFlag is the --version flag as given ("" for the latest version).
+func (c *cli) versionFlag() string {
+	if c.wf.version == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" --version %d", c.wf.version)
+}
+
+// testRuleError rewords the one-time test rule's refusal for the command line: the way out is a flag of
+// the command that was run (retry), not mlkit.OverrideTestRule.
+func testRuleError(err error, dataset, retry string) error {
+	var re *mlkit.TestRuleError
+	switch {
+	case errors.As(err, &re):
+		msg := fmt.Sprintf("%v: %s", mlkit.ErrTestRule, re.Reason())
+		if re.NoSelection {
+			msg += fmt.Sprintf("; select a model with `mlkit select --dataset %s` first", dataset)
+		}
+		if re.Again {
+			retry += " --recompute"
+		}
+		return fmt.Errorf("%s; run `%s --override \"reason\"` to test again (the reason is recorded and the result flagged)", msg, retry)
+	case errors.Is(err, mlkit.ErrNoSelection):
+		return fmt.Errorf("%w on %s yet: compare the models on validation and pick one with `mlkit select --dataset %s` first", mlkit.ErrNoSelection, dataset, dataset)
+	}
+	return err
 }
 
 func num(x float64) any {
@@ -245,7 +284,11 @@ func num(x float64) any {
 
 func printEval(w io.Writer, e *mlkit.Evaluation) {
 	fmt.Fprintln(w, e.String())
-	fmt.Fprint(w, e.ConceptTable().Text())
+	table := e.ConceptTable().Text()
+	if !strings.HasSuffix(table, "\n") {
+		table += "\n"
+	}
+	fmt.Fprint(w, table)
 	fmt.Fprintln(w, "confusion matrix (rows actual, columns predicted):")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "\t%s\t\n", strings.Join(e.Report.Classes, "\t"))
@@ -268,9 +311,12 @@ func runEvaluate(c *cli, _ *flag.FlagSet, args []string) error {
 		return err
 	}
 	defer app.Close()
+	if c.wf.override != "" && c.wf.split != "test" {
+		return usagef("--override is for --split test only")
+	}
 	e, err := app.Evaluate(c.wf.model, c.dataset, c.wf.split, c.evalOpts()...)
 	if err != nil {
-		return err
+		return testRuleError(err, c.dataset, fmt.Sprintf("mlkit evaluate --dataset %s --model %s --split test%s", c.dataset, c.wf.model, c.versionFlag()))
 	}
 	return c.emit(evalJSON(e), func(w io.Writer) { printEval(w, e) })
 }
@@ -318,27 +364,46 @@ func runSelect(c *cli, _ *flag.FlagSet, args []string) error {
 }
 
 func runTest(c *cli, _ *flag.FlagSet, args []string) error {
+	if len(args) > 0 {
+		return usagef("test takes no arguments: it evaluates the model selected with `mlkit select` (to look at another, use `mlkit evaluate --model NAME --split test --override REASON`)")
+	}
 	app, err := c.openApp()
 	if err != nil {
 		return err
 	}
 	defer app.Close()
-	model := c.wf.model
-	if model == "" {
-		rec, err := app.TestHistory(c.dataset)
-		if err != nil {
-			return err
-		}
-		if rec.Selected == "" {
-			return fmt.Errorf("no model selected on %s yet: run `mlkit select` on validation first", c.dataset)
-		}
-		model = rec.Selected
+	e, err := app.Test(c.dataset, c.evalOpts()...)
+	if err != nil {
+		return testRuleError(err, c.dataset, "mlkit test --dataset "+c.dataset+c.versionFlag())
 	}
-	e, err := app.Evaluate(model, c.dataset, "test", c.evalOpts()...)
+	rec, err := app.TestHistory(c.dataset)
 	if err != nil {
 		return err
 	}
-	return c.emit(evalJSON(e), func(w io.Writer) { printEval(w, e) })
+	out := evalJSON(e)
+	var history []map[string]any
+	for _, r := range rec.Runs {
+		h := map[string]any{"model": r.Model, "dataset": r.Dataset, "version": r.Version, "run_by": r.RunBy, "created": r.Created,
+			"override": r.Override, "inputs": r.Inputs, "shared": r.Shared}
+		if r.Evaluation != nil {
+			h["accuracy"], h["macro_roc_auc"] = num(r.Evaluation.Report.Accuracy), num(r.Evaluation.Report.MacroROCAUC)
+		}
+		history = append(history, h)
+	}
+	out["history"] = history
+	return c.emit(out, func(w io.Writer) {
+		printEval(w, e)
+		how := "tested"
+		if e.Reused {
+			how = "recorded result: tested"
+		}
+		by := e.RunBy
+		if by == "" {
+			by = "an unrecorded user"
+		}
+		fmt.Fprintf(w, "%s by %s at %s\n\n", how, by, e.Created.Local().Format("2006-01-02 15:04 MST"))
+		fmt.Fprint(w, rec.Table().Text())
+	})
 }
 
 func runPredict(c *cli, _ *flag.FlagSet, args []string) error {

@@ -15,6 +15,7 @@ var migrations = []Migration{
 	{Name: "embeddings cache", SQL: schemaEmbeddings},
 	{Name: "models, evaluations, selections", SQL: schemaModels},
 	{Name: "models: deleted models that were tested keep their test evaluations", SQL: schemaModelsDeleted},
+	{Name: "test runs: who evaluated which model on which test inputs, when", SQL: schemaTestRuns},
 }
 
 // SchemaVersion returns the schema version a freshly opened store has: the number of known migrations.
