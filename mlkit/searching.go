@@ -27,7 +27,6 @@ type SearchBuilder struct {
 	concept    string
 	dataset    string
 	split      store.Split
-	err        error
 }
 
 // Search starts a search over the app's inputs with the named embedder (e.g. DefaultEmbedder or a CLIP

@@ -14,14 +14,14 @@ import (
 	"os/signal"
 	"time"
 
-	"github.com/visionnb/visionnb/kernel"
+	"github.com/visionnb/visionnb/internal/kernel"
 )
 
 const usage = `usage: mlkit-kernel COMMAND [flags]
 
 Commands:
   install [--user | --prefix DIR | --data-dir DIR] [--skip-tools] [--raw-errors=BOOL]
-        install gonb and goimports (pinned by go.mod) and mlkit-kernel into <repo>/bin, and the
+        install gonb, goimports and staticcheck (pinned by go.mod) and mlkit-kernel into <repo>/bin, and the
         Jupyter kernel spec "Go (mlkit)" (gomlkit). Default location: <repo>/.cache/jupyter,
         an isolated Jupyter data dir used by tests and 'run'; --user: your own Jupyter;
         --prefix DIR: DIR/share/jupyter (a virtualenv).

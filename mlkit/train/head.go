@@ -231,7 +231,6 @@ type vectorSource struct {
 	dim    int
 	flat   []float32
 	labels []int
-	buf    []float32
 }
 
 func newVectorSource(data []Embedded, dim int) *vectorSource {

@@ -12,11 +12,12 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"github.com/visionnb/visionnb/mlkit/weights/float16"
 	"io"
 	"math"
 	"os"
 	"sort"
+
+	"github.com/visionnb/visionnb/mlkit/weights/float16"
 )
 
 // MaxHeaderSize bounds the JSON header (100 MB, the limit the reference implementation uses).

@@ -11,12 +11,13 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"github.com/visionnb/visionnb/mlkit/weights/float16"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/visionnb/visionnb/mlkit/weights/float16"
 )
 
 // ModelFile is the conventional name of a TF.js model's topology+manifest file.

@@ -18,8 +18,8 @@ const (
 	// ModulePath is the Go module path of this repository, the module notebooks import.
 	ModulePath = "github.com/visionnb/visionnb"
 
-	// KernelName is the directory name of the kernel spec, and the name nbconvert is given.
-	KernelName = "gomlkit"
+	// Name is the directory name of the kernel spec, and the name nbconvert is given.
+	Name = "gomlkit"
 
 	// DisplayName is the kernel name users see in JupyterLab.
 	DisplayName = "Go (mlkit)"

@@ -13,9 +13,9 @@ import (
 	"strings"
 )
 
-// KernelSpec is the content of a Jupyter kernel.json (see
+// Spec is the content of a Jupyter kernel.json (see
 // https://jupyter-client.readthedocs.io/en/latest/kernels.html#kernel-specs).
-type KernelSpec struct {
+type Spec struct {
 	Argv          []string          `json:"argv"`
 	DisplayName   string            `json:"display_name"`
 	Language      string            `json:"language"`
@@ -24,23 +24,23 @@ type KernelSpec struct {
 	Metadata      map[string]any    `json:"metadata,omitempty"`
 }
 
-// ReadKernelSpec reads the kernel.json of kernel KernelName under the Jupyter data directory dataDir.
-func ReadKernelSpec(dataDir string) (*KernelSpec, error) {
-	p := KernelSpecPath(dataDir)
+// ReadSpec reads the kernel.json of kernel Name under the Jupyter data directory dataDir.
+func ReadSpec(dataDir string) (*Spec, error) {
+	p := SpecPath(dataDir)
 	data, err := os.ReadFile(p)
 	if err != nil {
 		return nil, fmt.Errorf("reading kernel spec: %w", err)
 	}
-	var spec KernelSpec
+	var spec Spec
 	if err := json.Unmarshal(data, &spec); err != nil {
 		return nil, fmt.Errorf("parsing kernel spec %s: %w", p, err)
 	}
 	return &spec, nil
 }
 
-// KernelSpecPath returns where kernel.json of kernel KernelName lives under the Jupyter data directory.
-func KernelSpecPath(dataDir string) string {
-	return filepath.Join(dataDir, "kernels", KernelName, "kernel.json")
+// SpecPath returns where kernel.json of kernel Name lives under the Jupyter data directory.
+func SpecPath(dataDir string) string {
+	return filepath.Join(dataDir, "kernels", Name, "kernel.json")
 }
 
 // UserDataDir returns the user's own Jupyter data directory: $JUPYTER_DATA_DIR, else what
@@ -146,7 +146,7 @@ func (in *Installer) Done() (string, error) {
 		return "", err
 	}
 	spec := in.spec(root, binDir, goRootBin(goRoot, goBin))
-	kernelDir := filepath.Dir(KernelSpecPath(dataDir))
+	kernelDir := filepath.Dir(SpecPath(dataDir))
 	if err := os.MkdirAll(kernelDir, 0o755); err != nil {
 		return "", fmt.Errorf("kernel install: creating %s: %w", kernelDir, err)
 	}
@@ -154,17 +154,17 @@ func (in *Installer) Done() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("kernel install: encoding kernel.json: %w", err)
 	}
-	specPath := KernelSpecPath(dataDir)
+	specPath := SpecPath(dataDir)
 	if err := os.WriteFile(specPath, append(data, '\n'), 0o644); err != nil {
 		return "", fmt.Errorf("kernel install: writing %s: %w", specPath, err)
 	}
 	in.copyLogo(root, kernelDir)
-	fmt.Fprintf(in.log, "kernel %q (%s) installed: %s\n", DisplayName, KernelName, specPath)
+	fmt.Fprintf(in.log, "kernel %q (%s) installed: %s\n", DisplayName, Name, specPath)
 	return specPath, nil
 }
 
 // spec builds the kernel.json content.
-func (in *Installer) spec(root, binDir, goDir string) *KernelSpec {
+func (in *Installer) spec(root, binDir, goDir string) *Spec {
 	argv := []string{filepath.Join(binDir, "gonb"), "--kernel", "{connection_file}"}
 	if in.rawErrors {
 		argv = append(argv, "--raw_error")
@@ -188,7 +188,7 @@ func (in *Installer) spec(root, binDir, goDir string) *KernelSpec {
 			env[name] = v
 		}
 	}
-	return &KernelSpec{
+	return &Spec{
 		Argv:          argv,
 		DisplayName:   DisplayName,
 		Language:      "go",
@@ -198,12 +198,12 @@ func (in *Installer) spec(root, binDir, goDir string) *KernelSpec {
 	}
 }
 
-// installTools runs `go install tool` (gonb, goimports pinned by go.mod) and builds mlkit-kernel.
+// installTools runs `go install tool` (every tool go.mod pins: gonb, goimports, staticcheck) and builds mlkit-kernel.
 func (in *Installer) installTools(root, binDir string) error {
 	if err := os.MkdirAll(binDir, 0o755); err != nil {
 		return fmt.Errorf("kernel install: creating %s: %w", binDir, err)
 	}
-	fmt.Fprintf(in.log, "installing gonb %s and goimports (pinned by %s) into %s\n", GoNBVersion, filepath.Join(root, "go.mod"), binDir)
+	fmt.Fprintf(in.log, "installing gonb %s, goimports and staticcheck (tools pinned by %s) into %s\n", GoNBVersion, filepath.Join(root, "go.mod"), binDir)
 	if err := in.goCmd(root, binDir, "install", "tool"); err != nil {
 		return err
 	}

@@ -136,10 +136,7 @@ func TestWireBuildsOffline(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping: builds a program (-short)")
 	}
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := absRoot(t)
 	mod := t.TempDir()
 	mustWrite(t, filepath.Join(mod, "go.mod"), "module gonb_test\n\ngo 1.26\n")
 	mustWrite(t, filepath.Join(mod, "main.go"), `package main

@@ -179,7 +179,7 @@ func (r *Runner) ensureKernel() error {
 	if err != nil {
 		return fmt.Errorf("run: resolving root: %w", err)
 	}
-	if spec, err := ReadKernelSpec(r.dataDir); err == nil && spec.Env[RootEnv] == root && len(spec.Argv) > 0 {
+	if spec, err := ReadSpec(r.dataDir); err == nil && spec.Env[RootEnv] == root && len(spec.Argv) > 0 {
 		if _, err := os.Stat(spec.Argv[0]); err == nil {
 			return nil
 		}
@@ -268,12 +268,12 @@ func (r *Runner) runOne(ctx context.Context, python, path string) (*Result, erro
 	}
 	_ = os.Remove(dst)
 
-	fmt.Fprintf(r.log, "running %s (kernel %s, cell timeout %s)\n", path, KernelName, r.timeout)
+	fmt.Fprintf(r.log, "running %s (kernel %s, cell timeout %s)\n", path, Name, r.timeout)
 	secs := int(r.timeout.Round(time.Second) / time.Second)
 	if secs < 1 {
 		secs = 1
 	}
-	cmd := exec.CommandContext(ctx, python, "-c", driverScript, src, dst, KernelName, fmt.Sprint(secs))
+	cmd := exec.CommandContext(ctx, python, "-c", driverScript, src, dst, Name, fmt.Sprint(secs))
 	cmd.Env = append(os.Environ(), "JUPYTER_DATA_DIR="+r.dataDir, "PYDEVD_DISABLE_FILE_VALIDATION=1")
 	stopDriverOnCancel(cmd)
 	cmd.WaitDelay = 30 * time.Second

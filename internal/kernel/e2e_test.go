@@ -29,7 +29,7 @@ func TestEndToEnd(t *testing.T) {
 	if _, err := exec.LookPath("jupyter"); err != nil {
 		t.Skip("skipping: jupyter is not installed (run `make setup`: apt packages jupyter-nbconvert python3-nbclient jupyter-client python3-ipykernel)")
 	}
-	runner := NewRunner("..")
+	runner := NewRunner(repoRoot)
 	python, err := runner.findPython()
 	if err != nil {
 		t.Skipf("skipping: %v", err)
@@ -37,10 +37,7 @@ func TestEndToEnd(t *testing.T) {
 	if out, err := exec.Command(python, "-c", "import nbconvert, nbclient, jupyter_client").CombinedOutput(); err != nil {
 		t.Skipf("skipping: %s cannot import nbconvert/nbclient/jupyter_client (run `make setup`): %v\n%s", python, err, out)
 	}
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := absRoot(t)
 	bin, data, out := t.TempDir(), t.TempDir(), t.TempDir()
 	if _, err := NewInstaller(root).BinDir(bin).DataDir(data).Log(testLog{t}).Done(); err != nil {
 		t.Fatal(err)
@@ -122,7 +119,7 @@ func writeNotebook(t *testing.T, path string, sources ...string) {
 	for _, s := range sources {
 		cells = append(cells, `{"cell_type": "code", "execution_count": null, "metadata": {}, "outputs": [], "source": `+jsonString(s)+`}`)
 	}
-	nb := `{"nbformat": 4, "nbformat_minor": 4, "metadata": {"kernelspec": {"name": "` + KernelName +
+	nb := `{"nbformat": 4, "nbformat_minor": 4, "metadata": {"kernelspec": {"name": "` + Name +
 		`", "display_name": "` + DisplayName + `", "language": "go"}}, "cells": [` + strings.Join(cells, ",") + `]}`
 	mustWrite(t, path, nb)
 }

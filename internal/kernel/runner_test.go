@@ -40,16 +40,16 @@ func TestExpandNotebooks(t *testing.T) {
 func fakeKernel(t *testing.T, root string) string {
 	t.Helper()
 	data := t.TempDir()
-	spec := KernelSpec{Argv: []string{"/bin/sh", "--kernel", "{connection_file}"}, DisplayName: DisplayName, Language: "go",
+	spec := Spec{Argv: []string{"/bin/sh", "--kernel", "{connection_file}"}, DisplayName: DisplayName, Language: "go",
 		Env: map[string]string{RootEnv: root}}
 	b, err := json.Marshal(spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll(filepath.Dir(KernelSpecPath(data)), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(SpecPath(data)), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	mustWrite(t, KernelSpecPath(data), string(b))
+	mustWrite(t, SpecPath(data), string(b))
 	return data
 }
 
@@ -70,10 +70,7 @@ func fakePython(t *testing.T, status string, exit int, copyNotebook bool) string
 }
 
 func TestRunnerWithFakeDriver(t *testing.T) {
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := absRoot(t)
 	data := fakeKernel(t, root)
 	ctx := context.Background()
 	nbPath := filepath.Join("testdata", "exit_status.ipynb")

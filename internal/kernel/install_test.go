@@ -9,10 +9,7 @@ import (
 )
 
 func TestInstallWritesSpec(t *testing.T) {
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := absRoot(t)
 	bin, data := t.TempDir(), t.TempDir()
 	for _, tool := range []string{"gonb", "goimports", "mlkit-kernel"} {
 		mustWrite(t, filepath.Join(bin, tool), "#!/bin/sh\n")
@@ -21,10 +18,10 @@ func TestInstallWritesSpec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := filepath.Join(data, "kernels", KernelName, "kernel.json"); specPath != want {
+	if want := filepath.Join(data, "kernels", Name, "kernel.json"); specPath != want {
 		t.Errorf("spec at %s, want %s", specPath, want)
 	}
-	spec, err := ReadKernelSpec(data)
+	spec, err := ReadSpec(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +47,7 @@ func TestInstallWritesSpec(t *testing.T) {
 	if _, err := NewInstaller(root).BinDir(bin).DataDir(data).SkipTools(true).RawErrors(false).Log(io.Discard).Done(); err != nil {
 		t.Fatal(err)
 	}
-	spec, err = ReadKernelSpec(data)
+	spec, err = ReadSpec(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,10 +57,7 @@ func TestInstallWritesSpec(t *testing.T) {
 }
 
 func TestInstallErrors(t *testing.T) {
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := absRoot(t)
 	if _, err := NewInstaller(root).BinDir(t.TempDir()).DataDir(t.TempDir()).SkipTools(true).Log(io.Discard).Done(); err == nil || !strings.Contains(err.Error(), "gonb missing") {
 		t.Errorf("empty bin dir with SkipTools: err = %v, want 'gonb missing'", err)
 	}
@@ -73,10 +67,7 @@ func TestInstallErrors(t *testing.T) {
 }
 
 func TestFindRootFromEnv(t *testing.T) {
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := absRoot(t)
 	t.Setenv(RootEnv, root)
 	got, err := FindRoot()
 	if err != nil || got != root {
