@@ -165,7 +165,7 @@ func (e *engine) buildExecs() error {
 				total = Add(total, l2)
 			}
 		}
-		lr := applyOptimizer(ctx, total, e.sched)
+		lr := applyOptimizer(ctx, total, e.sched, e.config.ClipNorm)
 		pred := ConvertDType(ArgMax(logits, -1), dtypes.Int32)
 		correct := ReduceAllSum(ConvertDType(Equal(pred, labels), dtypes.Float32))
 		return []*Node{loss, correct, lr}

@@ -2,6 +2,7 @@ package train
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/gomlx/gomlx/backends"
 )
@@ -49,6 +50,8 @@ type Settings struct {
 	Seed int64 `json:"seed"`
 	// Dataset is the caller's description of the data (e.g. a dataset version), recorded verbatim.
 	Dataset string `json:"dataset,omitempty"`
+	// ClipNorm rescales each step's gradients to this global L2 norm when they are longer (0: off).
+	ClipNorm float64 `json:"clip_norm,omitempty"`
 }
 
 // HeadDefaults are the options of a head (see Head): AdamW with LR 1e-3 and no weight decay, constant
@@ -122,6 +125,9 @@ func (o Options) Seed(seed int64) Options { o.Settings.Seed = seed; return o }
 // Dataset records a description of the data (e.g. a dataset version) in config.json.
 func (o Options) Dataset(desc string) Options { o.Settings.Dataset = desc; return o }
 
+// ClipNorm clips each step's gradients to a global L2 norm of at most n (0 turns clipping off).
+func (o Options) ClipNorm(n float64) Options { o.Settings.ClipNorm = n; return o }
+
 // OutputDir saves config.json, history.json and checkpoints there, and resumes an interrupted run found
 // there. Without it nothing is written.
 func (o Options) OutputDir(dir string) Options { o.outputDir = dir; return o }
@@ -148,6 +154,9 @@ func (s Settings) validate() error {
 	}
 	if !(s.LabelSmoothing >= 0 && s.LabelSmoothing < 1) {
 		return fmt.Errorf("label smoothing %v out of range [0, 1)", s.LabelSmoothing)
+	}
+	if !(s.ClipNorm >= 0) || math.IsInf(s.ClipNorm, 0) {
+		return fmt.Errorf("gradient clipping norm %v: need 0 (off) or a positive number", s.ClipNorm)
 	}
 	if s.Patience < 0 {
 		return fmt.Errorf("early-stopping patience %d: need 0 (off) or more", s.Patience)

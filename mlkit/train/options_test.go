@@ -162,3 +162,37 @@ func TestInspectOfAnUnencodablePlanIsAnError(t *testing.T) {
 		t.Errorf("Inspect of a NaN plan: %+v %v, want an error naming the planned run's NaN", st, err)
 	}
 }
+
+// ClipNorm bounds the global norm of each step's gradients: with plain SGD at LR 1, one step moves the
+// weights by at most ClipNorm, while the unclipped step moves them much further.
+func TestClipNormBoundsEachStep(t *testing.T) {
+	classes := classNames(3)
+	data := blobs(11, 30, 16, 3, 1)
+	step := func(o Options) map[string][]float32 {
+		res, err := Head(classes, data, nil).With(o.Backend(testBackend(t)).Optimizer("sgd").Momentum(0).
+			Epochs(1).BatchSize(len(data)).Seed(3).Quiet()).Fit()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return modelWeights(t, res.Predictor)
+	}
+	distance := func(a, b map[string][]float32) float64 {
+		var s float64
+		for k, va := range a {
+			for i := range va {
+				d := float64(va[i] - b[k][i])
+				s += d * d
+			}
+		}
+		return math.Sqrt(s)
+	}
+	initial := step(HeadDefaults().LR(1e-9))
+	clipped := distance(step(HeadDefaults().LR(1).ClipNorm(1e-3)), initial)
+	free := distance(step(HeadDefaults().LR(1)), initial)
+	if clipped > 1.01e-3 || clipped < 0.9e-3 || free < 1e-2 {
+		t.Errorf("one SGD step at LR 1 moved the weights by %g with ClipNorm(1e-3) (want 1e-3) and by %g without (want > 1e-2)", clipped, free)
+	}
+	if _, err := Head(classes, data, nil).With(HeadDefaults().ClipNorm(-1).Quiet()).Fit(); err == nil || !strings.Contains(err.Error(), "clipping norm -1") {
+		t.Errorf("ClipNorm(-1): %v", err)
+	}
+}
