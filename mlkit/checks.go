@@ -132,7 +132,7 @@ func (a *App) LabelErrors(dataset, embedder string, folds int, minConfidence flo
 				tr = append(tr, e)
 			}
 		}
-		res, err := train.Head(classes, tr, nil).Epochs(60).Seed(int64(f)).Quiet().Fit()
+		res, err := train.Head(classes, tr, nil).With(train.HeadDefaults().Epochs(60).Seed(int64(f)).Quiet()).Fit()
 		if err != nil {
 			return nil, fmt.Errorf("mlkit: label errors, fold %d: %w", f+1, err)
 		}

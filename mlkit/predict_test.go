@@ -62,7 +62,7 @@ func tinyHeadModel(t *testing.T, classes []string) string {
 		c := i % len(classes)
 		data = append(data, train.Embedded{ID: int64(i), Vector: []float32{float32(c), 0.5, float32(1 - c), 1}, Label: c})
 	}
-	if _, err := train.Head(classes, data, nil).Epochs(1).BatchSize(4).Quiet().OutputDir(dir).Fit(); err != nil {
+	if _, err := train.Head(classes, data, nil).With(train.HeadDefaults().Epochs(1).BatchSize(4).Quiet().OutputDir(dir)).Fit(); err != nil {
 		t.Fatal(err)
 	}
 	if err := writeModelCard(dir, ModelCard{Name: "tiny", Kind: KindHead, Family: "linear", Embedder: countingEmbedderName, Classes: classes}); err != nil {

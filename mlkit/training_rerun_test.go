@@ -170,7 +170,7 @@ func interrupt(t *testing.T, app *App, name string, check func()) {
 		}
 	}()
 	_, err := app.Train(name).Head(fakeEmbedder).OnDataset("ds").Epochs(3).BatchSize(8).Quiet().
-		TuneHead(func(h *train.HeadBuilder) *train.HeadBuilder { return h.Progress(killAfter{n: 1, check: check}) }).Run()
+		Options(func(o train.Options) train.Options { return o.Progress(killAfter{n: 1, check: check}) }).Run()
 	t.Fatalf("the run was not interrupted: %v", err)
 }
 

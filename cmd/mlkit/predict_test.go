@@ -58,7 +58,7 @@ func tinyModelFolder(t *testing.T) string {
 		v := float32(i % 2)
 		data = append(data, train.Embedded{ID: int64(i), Vector: []float32{v, v, v, 1}, Label: i % 2})
 	}
-	if _, err := train.Head(classes, data, nil).Epochs(1).BatchSize(4).Quiet().OutputDir(dir).Fit(); err != nil {
+	if _, err := train.Head(classes, data, nil).With(train.HeadDefaults().Epochs(1).BatchSize(4).Quiet().OutputDir(dir)).Fit(); err != nil {
 		t.Fatal(err)
 	}
 	card, _ := json.Marshal(mlkit.ModelCard{Name: "tiny", Kind: mlkit.KindHead, Family: "linear", Embedder: meanColourName, Classes: classes})

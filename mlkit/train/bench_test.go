@@ -19,7 +19,8 @@ func BenchmarkHead(b *testing.B) {
 		for _, hidden := range []int{0, 256} {
 			b.Run(fmt.Sprintf("%s/hidden=%d", mode, hidden), func(b *testing.B) {
 				for b.Loop() {
-					res, err := Head(classNames(5), tr, va).Backend(be).MatMul(mode).Hidden(hidden).Epochs(20).Quiet().Fit()
+					res, err := Head(classNames(5), tr, va).MatMul(mode).Hidden(hidden).
+						With(HeadDefaults().Backend(be).Epochs(20).Quiet()).Fit()
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -40,8 +41,8 @@ func BenchmarkDeepSmallCNN(b *testing.B) {
 	for _, size := range []int{32, 64} {
 		b.Run(fmt.Sprintf("px=%d", size), func(b *testing.B) {
 			for b.Loop() {
-				res, err := Deep(testSmallCNN, models.New().Size(size)).Data(classes, trainSet, valSet).
-					Backend(testBackend(b)).CacheDir(cache).Epochs(2).BatchSize(8).Quiet().Fit()
+				res, err := Deep(testSmallCNN, models.New().Size(size)).Data(classes, trainSet, valSet).CacheDir(cache).
+					With(DeepDefaults().Backend(testBackend(b)).Epochs(2).BatchSize(8).Quiet()).Fit()
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -37,35 +37,27 @@ type RunConfig struct {
 	Dropout float64 `json:"dropout,omitempty"`
 	// MultiLabel selects independent sigmoids instead of a softmax.
 	MultiLabel bool `json:"multi_label"`
-	// L2 is the loss penalty on weight matrices; BalanceClasses weights the loss by inverse class frequency.
-	L2             float64 `json:"l2,omitempty"`
-	BalanceClasses bool    `json:"balance_classes"`
-	LabelSmoothing float64 `json:"label_smoothing,omitempty"`
-	// Optimizer and its schedule.
-	Optimizer OptimizerOptions `json:"optimizer"`
-	// Epochs planned and the fixed BatchSize actually used.
-	Epochs    int `json:"epochs"`
-	BatchSize int `json:"batch_size"`
-	// Patience of early stopping (0: off) and whether the best epoch's weights are restored.
-	Patience    int  `json:"patience,omitempty"`
-	RestoreBest bool `json:"restore_best"`
-	// Seed drives initialisation, data order, augmentation and dropout.
-	Seed int64 `json:"seed"`
+	// L2 is the loss penalty on weight matrices (head).
+	L2 float64 `json:"l2,omitempty"`
+	// Settings are the run's training options (see Options); their fields are saved at the top level.
+	Settings
 	// NumTrain and NumVal are the split sizes.
 	NumTrain int `json:"num_train"`
 	NumVal   int `json:"num_val"`
-	// Dataset is the caller's description of the data (e.g. a dataset version), recorded verbatim.
-	Dataset string `json:"dataset,omitempty"`
 	// Backend is the GoMLX backend the run started on.
 	Backend string `json:"backend"`
 }
 
-// fingerprint is the config without the backend, for "is this the same run" checks.
-func (c *RunConfig) fingerprint() string {
+// fingerprint is the config without the backend as JSON, for "is this the same run" checks. It fails
+// when the config cannot be encoded (a NaN or infinite setting).
+func (c *RunConfig) fingerprint() (string, error) {
 	cc := *c
 	cc.Backend = ""
-	data, _ := json.Marshal(&cc)
-	return string(data)
+	data, err := json.Marshal(&cc)
+	if err != nil {
+		return "", fmt.Errorf("encoding the run configuration: %w", err)
+	}
+	return string(data), nil
 }
 
 // Normalization says how a family wants pixels scaled (pixels are first mapped to [0, 1]).

@@ -17,34 +17,29 @@ import (
 )
 
 // DeepBuilder configures training a model family from scratch on images. Create it with Deep, give it data
-// with Data, chain options, and call Fit.
+// with Data, set deep training's own options here and the shared ones with With, and call Fit.
 //
-//	res, err := train.Deep(fam, models.New().Size(64)).Data(classes, trainSet, valSet).
-//		CacheDir(cache).OutputDir(out).Optimizer("adamw").LR(1e-3).WarmupEpochs(1).LabelSmoothing(0.1).
-//		Epochs(20).BatchSize(32).Seed(1).Fit()
+//	res, err := train.Deep(fam, models.New().Size(64)).Data(classes, trainSet, valSet).CacheDir(cache).
+//		With(train.DeepDefaults().OutputDir(out).LR(1e-3).WarmupEpochs(1).LabelSmoothing(0.1).Epochs(20).Seed(1)).Fit()
 type DeepBuilder struct {
 	family     Family
 	classes    []string
 	train, val []Example
-	cfg        RunConfig
+	cfg        RunConfig // deep training's own options; Planned adds opts.Settings and the data's sizes
+	opts       Options
 	cacheDir   string
-	outDir     string
-	progress   Progress
-	quiet      bool
-	backend    backends.Backend
-	backendNm  string
 }
 
 // Deep starts a configuration for training family with model configuration cfg (NumClasses is set from
-// the class names; InputSize is the training resolution, 224 when 0). Defaults: AdamW LR 1e-3, weight decay
-// 1e-4, cosine schedule, no warm-up, no label smoothing, 10 epochs, batch 32, DefaultAugment, seed 0.
+// the class names; InputSize is the training resolution, 224 when 0), with DefaultAugment and the options
+// DeepDefaults.
 func Deep(family Family, cfg models.Config) *DeepBuilder {
 	if cfg.InputSize <= 0 {
 		cfg.InputSize = 224
 	}
 	return &DeepBuilder{family: family, cfg: RunConfig{Kind: "deep", Family: family.Name, Model: cfg,
-		InputSize: cfg.InputSize, Normalization: family.Normalization, Augment: pipeline.DefaultAugment(),
-		Optimizer: DefaultOptimizer(), Epochs: 10, BatchSize: 32, RestoreBest: true}}
+		InputSize: cfg.InputSize, Normalization: family.Normalization, Augment: pipeline.DefaultAugment()},
+		opts: DeepDefaults()}
 }
 
 // Data sets the class names and the training and validation splits (validation may be empty).
@@ -53,91 +48,21 @@ func (d *DeepBuilder) Data(classes []string, train, val []Example) *DeepBuilder 
 	return d
 }
 
+// With sets the training options (optimiser, schedule, epochs, seed, output folder...), replacing the
+// earlier ones: start from DeepDefaults, or from Options to change some.
+func (d *DeepBuilder) With(o Options) *DeepBuilder { d.opts = o; return d }
+
+// Options returns the training options set so far (DeepDefaults unless With was called).
+func (d *DeepBuilder) Options() Options { return d.opts }
+
 // CacheDir keeps decoded, resized pixels there (keyed by file content and size) for later runs and cells.
 func (d *DeepBuilder) CacheDir(dir string) *DeepBuilder { d.cacheDir = dir; return d }
-
-// OutputDir saves config.json, history.json and a checkpoint per epoch there, and resumes an interrupted
-// run found there.
-func (d *DeepBuilder) OutputDir(dir string) *DeepBuilder { d.outDir = dir; return d }
-
-// Optimizer selects "adamw" (default), "adam" or "sgd" (with Momentum, default 0.9).
-func (d *DeepBuilder) Optimizer(name string) *DeepBuilder { d.cfg.Optimizer.Name = name; return d }
-
-// LR sets the peak learning rate.
-func (d *DeepBuilder) LR(lr float64) *DeepBuilder { d.cfg.Optimizer.LR = lr; return d }
-
-// Momentum sets SGD's momentum (0 disables it).
-func (d *DeepBuilder) Momentum(m float64) *DeepBuilder { d.cfg.Optimizer.Momentum = m; return d }
-
-// Nesterov switches SGD to Nesterov momentum.
-func (d *DeepBuilder) Nesterov() *DeepBuilder { d.cfg.Optimizer.Nesterov = true; return d }
-
-// Betas sets Adam's moment decay rates.
-func (d *DeepBuilder) Betas(beta1, beta2 float64) *DeepBuilder {
-	d.cfg.Optimizer.Beta1, d.cfg.Optimizer.Beta2 = beta1, beta2
-	return d
-}
-
-// WeightDecay sets weight decay (decoupled for AdamW, L2 gradient for SGD), applied to kernels only.
-func (d *DeepBuilder) WeightDecay(wd float64) *DeepBuilder {
-	d.cfg.Optimizer.WeightDecay = wd
-	return d
-}
-
-// WarmupEpochs sets a linear learning-rate warm-up (fractions of an epoch allowed).
-func (d *DeepBuilder) WarmupEpochs(e float64) *DeepBuilder {
-	d.cfg.Optimizer.WarmupEpochs = e
-	return d
-}
-
-// Schedule selects "cosine" (default) or "constant".
-func (d *DeepBuilder) Schedule(name string) *DeepBuilder { d.cfg.Optimizer.Schedule = name; return d }
-
-// MinLRFactor sets the cosine schedule's final learning rate as a fraction of LR (default 0).
-func (d *DeepBuilder) MinLRFactor(f float64) *DeepBuilder { d.cfg.Optimizer.MinLRFactor = f; return d }
-
-// LabelSmoothing mixes eps/classes into the one-hot targets (0.1 typical).
-func (d *DeepBuilder) LabelSmoothing(eps float64) *DeepBuilder { d.cfg.LabelSmoothing = eps; return d }
-
-// BalanceClasses weights the loss by inverse class frequency.
-func (d *DeepBuilder) BalanceClasses() *DeepBuilder { d.cfg.BalanceClasses = true; return d }
-
-// Epochs sets the number of epochs.
-func (d *DeepBuilder) Epochs(n int) *DeepBuilder { d.cfg.Epochs = n; return d }
-
-// BatchSize sets the fixed batch size; the last partial batch of each epoch is dropped (the data order
-// changes every epoch, so every image is still seen).
-func (d *DeepBuilder) BatchSize(n int) *DeepBuilder { d.cfg.BatchSize = n; return d }
-
-// Seed makes the run reproducible on a given backend.
-func (d *DeepBuilder) Seed(seed int64) *DeepBuilder { d.cfg.Seed = seed; return d }
 
 // Augment sets the training augmentation (see pipeline.DefaultAugment).
 func (d *DeepBuilder) Augment(o pipeline.AugmentOptions) *DeepBuilder { d.cfg.Augment = o; return d }
 
 // NoAugment turns augmentation off.
 func (d *DeepBuilder) NoAugment() *DeepBuilder { d.cfg.Augment = pipeline.AugmentOptions{}; return d }
-
-// EarlyStopping stops after patience epochs without a lower validation loss and restores the best epoch.
-func (d *DeepBuilder) EarlyStopping(patience int) *DeepBuilder { d.cfg.Patience = patience; return d }
-
-// RestoreBest says whether early stopping puts back the best epoch's weights (default true).
-func (d *DeepBuilder) RestoreBest(restore bool) *DeepBuilder { d.cfg.RestoreBest = restore; return d }
-
-// Progress sets the progress callback (default: a terminal line on stderr).
-func (d *DeepBuilder) Progress(p Progress) *DeepBuilder { d.progress, d.quiet = p, false; return d }
-
-// Quiet turns progress reporting off.
-func (d *DeepBuilder) Quiet() *DeepBuilder { d.quiet = true; return d }
-
-// Dataset records a description of the data (e.g. a dataset version) in config.json.
-func (d *DeepBuilder) Dataset(desc string) *DeepBuilder { d.cfg.Dataset = desc; return d }
-
-// Backend overrides the GoMLX backend (default backend.Default()).
-func (d *DeepBuilder) Backend(b backends.Backend) *DeepBuilder {
-	d.backend, d.backendNm = b, b.Name()
-	return d
-}
 
 // Fit validates the input, decodes (or reads from the cache) every image, trains and returns the result.
 func (d *DeepBuilder) Fit() (*Result, error) {
@@ -159,26 +84,18 @@ func (d *DeepBuilder) Fit() (*Result, error) {
 	if d.cfg.InputSize < 8 {
 		return nil, fmt.Errorf("deep training: input size %d px is too small", d.cfg.InputSize)
 	}
-	b, name, err := resolveBackend(d.backend, d.backendNm)
+	b, name, err := d.opts.resolveBackend()
 	if err != nil {
 		return nil, err
 	}
-	cfg := d.cfg
-	cfg.Classes = d.classes
-	cfg.Model.NumClasses = len(d.classes)
-	cfg.Model.InputSize = cfg.InputSize
-	cfg.NumTrain, cfg.NumVal = len(d.train), len(d.val)
+	cfg := d.Planned()
 	cfg.Backend = name
 	cache := pipeline.Cache{Dir: d.cacheDir}
 	trainSrc, err := newImageSource(cache, d.train, cfg.InputSize, cfg.Augment, cfg.Seed)
 	if err != nil {
 		return nil, fmt.Errorf("deep training: loading the training images: %w", err)
 	}
-	e := &engine{backend: b, backendName: name, model: deepModel(d.family, &cfg), numClasses: len(d.classes),
-		labelSmoothing: cfg.LabelSmoothing, balance: cfg.BalanceClasses, batchSize: cfg.BatchSize,
-		epochs: cfg.Epochs, opt: cfg.Optimizer, seed: cfg.Seed, patience: cfg.Patience,
-		restoreBest: cfg.RestoreBest && cfg.Patience > 0, progress: pickProgress(d.progress, d.quiet),
-		outDir: d.outDir, config: &cfg, train: trainSrc}
+	e := newEngine(b, name, deepModel(d.family, &cfg), &cfg, d.opts, trainSrc)
 	if len(d.val) > 0 {
 		valSrc, err := newImageSource(cache, d.val, cfg.InputSize, cfg.Augment, cfg.Seed)
 		if err != nil {

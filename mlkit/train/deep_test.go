@@ -96,8 +96,8 @@ func requireConvGradients(t *testing.T) {
 func TestDeepDenseLossDecreases(t *testing.T) {
 	classes, trainSet, valSet := animals(t, 8, 2)
 	cache := t.TempDir()
-	res, err := Deep(testDenseFamily, models.New().Size(32)).Data(classes, trainSet, valSet).
-		Backend(testBackend(t)).CacheDir(cache).NoAugment().LR(1e-3).Epochs(6).BatchSize(8).Seed(1).Quiet().Fit()
+	res, err := Deep(testDenseFamily, models.New().Size(32)).Data(classes, trainSet, valSet).CacheDir(cache).NoAugment().
+		With(DeepDefaults().Backend(testBackend(t)).LR(1e-3).Epochs(6).BatchSize(8).Seed(1).Quiet()).Fit()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,9 +119,9 @@ func TestDeepSmallCNN(t *testing.T) {
 	requireConvGradients(t)
 	classes, trainSet, valSet := animals(t, 8, 2)
 	for _, size := range []int{32, 64} {
-		res, err := Deep(testSmallCNN, models.New().Size(size)).Data(classes, trainSet, valSet).
-			Backend(testBackend(t)).CacheDir(t.TempDir()).Optimizer("sgd").Momentum(0.9).LR(0.05).WarmupEpochs(1).
-			LabelSmoothing(0.1).Epochs(5).BatchSize(8).Seed(2).Quiet().Fit()
+		res, err := Deep(testSmallCNN, models.New().Size(size)).Data(classes, trainSet, valSet).CacheDir(t.TempDir()).
+			With(DeepDefaults().Backend(testBackend(t)).Optimizer("sgd").Momentum(0.9).LR(0.05).WarmupEpochs(1).
+				LabelSmoothing(0.1).Epochs(5).BatchSize(8).Seed(2).Quiet()).Fit()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -135,12 +135,17 @@ func TestDeepSmallCNN(t *testing.T) {
 }
 
 // deepRun is the configuration shared by the reproducibility and resume tests (augmentation and dropout
-// on, so that data order, augmentation and the graph's random state all matter).
-func deepRun(t testing.TB, classes []string, trainSet, valSet []Example, dir string) *DeepBuilder {
+// on, so that data order, augmentation and the graph's random state all matter), with options opts
+// (deepOptions, changed).
+func deepRun(classes []string, trainSet, valSet []Example, opts Options) *DeepBuilder {
 	return Deep(testDenseFamily, models.New().Size(32).WithDropout(0.2)).Data(classes, trainSet, valSet).
-		Backend(testBackend(t)).CacheDir(filepath.Join(os.TempDir(), "mlkit-train-test-cache")).OutputDir(dir).
-		Optimizer("adamw").LR(1e-3).WarmupEpochs(0.5).LabelSmoothing(0.1).Epochs(4).BatchSize(8).Seed(7).
-		Dataset("animals5 first 8+2 per class").Quiet()
+		CacheDir(filepath.Join(os.TempDir(), "mlkit-train-test-cache")).With(opts)
+}
+
+// deepOptions are deepRun's usual options, saving in dir ("": nowhere).
+func deepOptions(t testing.TB, dir string) Options {
+	return DeepDefaults().Backend(testBackend(t)).OutputDir(dir).Optimizer("adamw").LR(1e-3).WarmupEpochs(0.5).
+		LabelSmoothing(0.1).Epochs(4).BatchSize(8).Seed(7).Dataset("animals5 first 8+2 per class").Quiet()
 }
 
 func modelWeights(t testing.TB, p *Predictor) map[string][]float32 {
@@ -177,11 +182,11 @@ func maxDiff(t testing.TB, a, b map[string][]float32) float64 {
 
 func TestDeepReproducible(t *testing.T) {
 	classes, trainSet, valSet := animals(t, 8, 2)
-	a, err := deepRun(t, classes, trainSet, valSet, t.TempDir()).Epochs(2).Fit()
+	a, err := deepRun(classes, trainSet, valSet, deepOptions(t, t.TempDir()).Epochs(2)).Fit()
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := deepRun(t, classes, trainSet, valSet, "").Epochs(2).Fit()
+	b, err := deepRun(classes, trainSet, valSet, deepOptions(t, "").Epochs(2)).Fit()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +198,7 @@ func TestDeepReproducible(t *testing.T) {
 	if d := maxDiff(t, modelWeights(t, a.Predictor), modelWeights(t, b.Predictor)); d != 0 {
 		t.Errorf("same seed, weights differ by %g", d)
 	}
-	c, err := deepRun(t, classes, trainSet, valSet, "").Epochs(2).Seed(8).Fit()
+	c, err := deepRun(classes, trainSet, valSet, deepOptions(t, "").Epochs(2).Seed(8)).Fit()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +224,7 @@ func TestHelperKilledTraining(t *testing.T) {
 			time.Sleep(time.Hour) // Killed here, mid-epoch, with unsaved progress in memory.
 		}
 	}}
-	_, err := deepRun(t, classes, trainSet, valSet, dir).Progress(p).Fit()
+	_, err := deepRun(classes, trainSet, valSet, deepOptions(t, dir).Progress(p)).Fit()
 	t.Fatalf("helper training returned instead of being killed: %v", err)
 }
 
@@ -257,14 +262,14 @@ func TestDeepResumeAfterKill(t *testing.T) {
 		t.Fatalf("after the kill, history.json = %+v (err %v), want one unfinished epoch", hist, err)
 	}
 
-	resumed, err := deepRun(t, classes, trainSet, valSet, dir).Fit()
+	resumed, err := deepRun(classes, trainSet, valSet, deepOptions(t, dir)).Fit()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if resumed.ResumedFromEpoch != 1 {
 		t.Errorf("resumed from epoch %d, want 1", resumed.ResumedFromEpoch)
 	}
-	straight, err := deepRun(t, classes, trainSet, valSet, t.TempDir()).Fit()
+	straight, err := deepRun(classes, trainSet, valSet, deepOptions(t, t.TempDir())).Fit()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,7 +359,8 @@ func TestDeepInvalidInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := Deep(testDenseFamily, models.New().Size(16)).Data(c.classes, c.train, nil).Quiet().Fit()
+			_, err := Deep(testDenseFamily, models.New().Size(16)).Data(c.classes, c.train, nil).
+				With(DeepDefaults().Quiet()).Fit()
 			if err == nil || !strings.Contains(err.Error(), c.want) || errors.Is(err, ErrInvalidInput) != c.invalid {
 				t.Errorf("error %v: want one containing %q (ErrInvalidInput: %v)", err, c.want, c.invalid)
 			}

@@ -4,6 +4,10 @@
 // weights, early stopping, per-epoch history, checkpoints every epoch and exact resume after a crash, and a
 // Progress callback. Load reads a saved run back as a Predictor.
 //
+// The options both kinds share are one value, Options (start from HeadDefaults or DeepDefaults, chain its
+// setters, pass it with With); the builders keep only their own (a head's hidden layer, deep training's
+// augmentation). What a run saves in config.json is RunConfig, which embeds Options' Settings.
+//
 // Inputs are plain data (Example, Embedded, class names); train never reads the app's store. Data order and
 // augmentation depend only on (seed, epoch, example), and the graph's random state is checkpointed, so an
 // interrupted run resumed from the same output directory ends with the same weights as an uninterrupted one.

@@ -56,34 +56,30 @@ type history struct {
 	BestEpoch    int          `json:"best_epoch"`
 }
 
-// engine runs one training job; Head and Deep fill it in.
+// engine runs one training job: the run's settings are those of config (which it saves), nothing else.
 type engine struct {
-	backend        backends.Backend
-	backendName    string
-	model          modelFn
-	numClasses     int
-	multiLabel     bool
-	labelSmoothing float64
-	l2             float64
-	balance        bool
-	batchSize      int
-	epochs         int
-	opt            OptimizerOptions
-	seed           int64
-	patience       int
-	restoreBest    bool
-	progress       Progress
-	outDir         string
-	config         *RunConfig
-	train, val     dataSource
+	backend     backends.Backend
+	backendName string
+	model       modelFn
+	config      *RunConfig
+	progress    Progress
+	outDir      string
+	train, val  dataSource
 
 	// Derived.
 	ctx           *context.Context
+	numClasses    int
 	stepsPerEpoch int
 	sched         schedule
 	classWeights  []float32
 	trainExec     *context.Exec
 	evalExec      *context.Exec
+}
+
+// newEngine prepares a run of model with cfg's settings on train, reporting and saving as o says.
+func newEngine(b backends.Backend, name string, model modelFn, cfg *RunConfig, o Options, train dataSource) *engine {
+	return &engine{backend: b, backendName: name, model: model, config: cfg,
+		progress: pickProgress(o.progress, o.quiet), outDir: o.outputDir, train: train}
 }
 
 // permutation returns the training order of epoch (1-based): a function of (seed, epoch) only.
@@ -93,40 +89,27 @@ func permutation(n int, seed int64, epoch int) []int {
 }
 
 func (e *engine) setup() error {
-	if err := e.opt.validate(); err != nil {
+	c := e.config
+	if err := c.Settings.validate(); err != nil {
 		return err
 	}
-	if e.epochs < 1 {
-		return fmt.Errorf("epochs = %d: need at least 1", e.epochs)
-	}
-	if e.batchSize < 1 {
-		return fmt.Errorf("batch size = %d: need at least 1", e.batchSize)
-	}
-	if e.labelSmoothing < 0 || e.labelSmoothing >= 1 {
-		return fmt.Errorf("label smoothing %v out of range [0, 1)", e.labelSmoothing)
-	}
+	e.numClasses = len(c.Classes)
 	n := e.train.Len()
-	if e.batchSize > n {
-		e.batchSize = n // Small training sets: one full batch per epoch, shape still fixed.
-	}
-	e.stepsPerEpoch = n / e.batchSize
-	e.sched = schedule{opt: e.opt, totalSteps: e.epochs * e.stepsPerEpoch,
-		warmupSteps: int(math.Round(e.opt.WarmupEpochs * float64(e.stepsPerEpoch)))}
+	c.BatchSize = cappedBatch(c.BatchSize, n) // Small training sets: one full batch per epoch, shape still fixed.
+	e.stepsPerEpoch = n / c.BatchSize
+	e.sched = schedule{opt: c.Optimizer, totalSteps: c.Epochs * e.stepsPerEpoch,
+		warmupSteps: int(math.Round(c.Optimizer.WarmupEpochs * float64(e.stepsPerEpoch)))}
 	e.classWeights = make([]float32, e.numClasses)
 	counts := make([]int, e.numClasses)
 	for i := range n {
 		counts[e.train.Label(i)]++
 	}
-	for c := range e.classWeights {
-		e.classWeights[c] = 1
-		if e.balance && counts[c] > 0 {
+	for k := range e.classWeights {
+		e.classWeights[k] = 1
+		if c.BalanceClasses && counts[k] > 0 {
 			// "balanced" weights as scikit-learn: n / (classes * count).
-			e.classWeights[c] = float32(float64(n) / float64(e.numClasses*counts[c]))
+			e.classWeights[k] = float32(float64(n) / float64(e.numClasses*counts[k]))
 		}
-	}
-	if e.config != nil {
-		e.config.BatchSize = e.batchSize
-		e.config.Epochs = e.epochs
 	}
 	return nil
 }
@@ -135,10 +118,10 @@ func (e *engine) setup() error {
 func (e *engine) lossGraph(logits, labels *Node) *Node {
 	c := e.numClasses
 	target := OneHot(labels, c, logits.DType())
-	if e.labelSmoothing > 0 {
-		target = AddScalar(MulScalar(target, 1-e.labelSmoothing), e.labelSmoothing/float64(c))
+	if eps := e.config.LabelSmoothing; eps > 0 {
+		target = AddScalar(MulScalar(target, 1-eps), eps/float64(c))
 	}
-	if e.multiLabel {
+	if e.config.MultiLabel {
 		// Binary cross-entropy with logits, averaged over classes: max(z,0) - z*y + log(1+exp(-|z|)).
 		z := logits
 		bce := Add(Sub(Max(z, ZerosLike(z)), Mul(z, target)), Log1p(Exp(Neg(Abs(z)))))
@@ -164,7 +147,7 @@ func (e *engine) l2Graph(ctx *context.Context, g *Graph) *Node {
 	if total == nil {
 		return nil
 	}
-	return MulScalar(ConvertDType(total, dtypes.Float32), e.l2)
+	return MulScalar(ConvertDType(total, dtypes.Float32), e.config.L2)
 }
 
 func (e *engine) buildExecs() error {
@@ -177,12 +160,12 @@ func (e *engine) buildExecs() error {
 		wsum := Max(ReduceAllSum(weights), Scalar(g, dtypes.Float32, 1e-12))
 		loss := Div(ReduceAllSum(Mul(perExample, weights)), wsum)
 		total := loss
-		if e.l2 > 0 {
+		if e.config.L2 > 0 {
 			if l2 := e.l2Graph(ctx.In(modelScope), g); l2 != nil {
 				total = Add(total, l2)
 			}
 		}
-		lr := applyOptimizer(ctx, total, e.sched)
+		lr := applyOptimizer(ctx, total, e.sched, e.config.ClipNorm)
 		pred := ConvertDType(ArgMax(logits, -1), dtypes.Int32)
 		correct := ReduceAllSum(ConvertDType(Equal(pred, labels), dtypes.Float32))
 		return []*Node{loss, correct, lr}
@@ -235,12 +218,12 @@ func scalarOf(t *tensors.Tensor) float64 {
 
 // evaluate returns the mean loss and accuracy over a whole split, in fixed-size padded batches.
 func (e *engine) evaluate(src dataSource) (loss, acc float64, err error) {
-	n := src.Len()
-	idx := make([]int, e.batchSize)
+	n, batch := src.Len(), e.config.BatchSize
+	idx := make([]int, batch)
 	var sumLoss float64
 	var correct int
-	for start := 0; start < n; start += e.batchSize {
-		valid := min(e.batchSize, n-start)
+	for start := 0; start < n; start += batch {
+		valid := min(batch, n-start)
 		for k := range idx {
 			idx[k] = start + min(k, valid-1) // Pad by repeating the last example; padded rows are ignored.
 		}
@@ -269,7 +252,7 @@ func (e *engine) evaluate(src dataSource) (loss, acc float64, err error) {
 
 // exampleLoss is lossGraph for one row, in float64, without label smoothing (the honest validation loss).
 func (e *engine) exampleLoss(logits []float32, label int) float64 {
-	if e.multiLabel {
+	if e.config.MultiLabel {
 		var s float64
 		for c, z := range logits {
 			y := 0.0
@@ -400,7 +383,15 @@ func (e *engine) prepareDir() error {
 	case err != nil:
 		return err
 	}
-	if a, b := old.fingerprint(), e.config.fingerprint(); a != b {
+	a, err := old.fingerprint()
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", cfgPath, err)
+	}
+	b, err := e.config.fingerprint()
+	if err != nil {
+		return err
+	}
+	if a != b {
 		return fmt.Errorf("output directory %s holds a different run (its config.json differs from this one); use a new directory to start over:\n  saved: %s\n  now:   %s", e.outDir, a, b)
 	}
 	if old.Backend != e.config.Backend {
@@ -453,7 +444,7 @@ func (e *engine) fit() (*Result, error) {
 		}
 	}
 	if resumed == 0 {
-		if err := e.ctx.SetRNGStateFromSeed(e.seed); err != nil {
+		if err := e.ctx.SetRNGStateFromSeed(e.config.Seed); err != nil {
 			return nil, fmt.Errorf("seeding the random state: %w", err)
 		}
 	}
@@ -463,7 +454,7 @@ func (e *engine) fit() (*Result, error) {
 	result := &Result{ResumedFromEpoch: resumed, Backend: e.backendName, Dir: e.outDir}
 
 	// Early-stopping state, rebuilt from the history so that resumed runs decide the same.
-	best := bestTracker{restore: e.restoreBest}
+	best := bestTracker{restore: e.config.restoresBest()}
 	for _, st := range hist.Epochs {
 		best.observe(st)
 	}
@@ -471,21 +462,21 @@ func (e *engine) fit() (*Result, error) {
 		return e.finish(result, &hist, &best, start, ckpt, false)
 	}
 	var perm []int
-	idx := make([]int, e.batchSize)
-	labels := make([]int32, e.batchSize)
-	weights := make([]float32, e.batchSize)
-	totalSteps := e.epochs * e.stepsPerEpoch
+	idx := make([]int, e.config.BatchSize)
+	labels := make([]int32, e.config.BatchSize)
+	weights := make([]float32, e.config.BatchSize)
+	totalSteps := e.config.Epochs * e.stepsPerEpoch
 	runStart := time.Now()
 	stepsDoneHere := 0
-	for epoch := resumed + 1; epoch <= e.epochs; epoch++ {
+	for epoch := resumed + 1; epoch <= e.config.Epochs; epoch++ {
 		epochStart := time.Now()
-		perm = permutation(e.train.Len(), e.seed, epoch)
+		perm = permutation(e.train.Len(), e.config.Seed, epoch)
 		var sumLoss float64
 		var correct float64
 		var lr float64
 		for step := range e.stepsPerEpoch {
 			for k := range idx {
-				i := perm[step*e.batchSize+k]
+				i := perm[step*e.config.BatchSize+k]
 				idx[k] = i
 				l := e.train.Label(i)
 				labels[k] = int32(l)
@@ -516,18 +507,18 @@ func (e *engine) fit() (*Result, error) {
 			stepsDoneHere++
 			if e.progress != nil {
 				elapsed := time.Since(epochStart).Seconds()
-				seen := (step + 1) * e.batchSize
+				seen := (step + 1) * e.config.BatchSize
 				perStep := time.Since(runStart) / time.Duration(stepsDoneHere)
 				globalStep := int64((epoch-1)*e.stepsPerEpoch + step + 1)
-				e.progress.Step(StepInfo{Epoch: epoch, Epochs: e.epochs, Step: step + 1, Steps: e.stepsPerEpoch,
+				e.progress.Step(StepInfo{Epoch: epoch, Epochs: e.config.Epochs, Step: step + 1, Steps: e.stepsPerEpoch,
 					GlobalStep: globalStep, Loss: loss, Accuracy: correct / float64(seen), LearningRate: lr,
 					ExamplesPerSecond: float64(seen) / elapsed, ETA: perStep * time.Duration(int64(totalSteps)-globalStep)})
 			}
 		}
 		trainSeconds := time.Since(epochStart).Seconds()
 		st := EpochStats{Epoch: epoch, TrainLoss: sumLoss / float64(e.stepsPerEpoch),
-			TrainAccuracy: correct / float64(e.stepsPerEpoch*e.batchSize), LearningRate: lr,
-			ExamplesPerSecond: float64(e.stepsPerEpoch*e.batchSize) / trainSeconds}
+			TrainAccuracy: correct / float64(e.stepsPerEpoch*e.config.BatchSize), LearningRate: lr,
+			ExamplesPerSecond: float64(e.stepsPerEpoch*e.config.BatchSize) / trainSeconds}
 		if e.val != nil && e.val.Len() > 0 {
 			vl, va, err := e.evaluate(e.val)
 			if err != nil {
@@ -538,15 +529,15 @@ func (e *engine) fit() (*Result, error) {
 		st.Seconds = time.Since(epochStart).Seconds()
 		hist.Epochs = append(hist.Epochs, st)
 		improved := best.observe(st)
-		if improved && e.restoreBest && st.HasVal {
+		if improved && e.config.restoresBest() && st.HasVal {
 			if err := best.snapshot(e.ctx, e.outDir); err != nil {
 				return nil, err
 			}
 		}
-		stop := e.patience > 0 && best.sinceBest >= e.patience
-		if stop || epoch == e.epochs {
+		stop := e.config.Patience > 0 && best.sinceBest >= e.config.Patience
+		if stop || epoch == e.config.Epochs {
 			hist.Finished = true
-			hist.StoppedEarly = stop && epoch < e.epochs
+			hist.StoppedEarly = stop && epoch < e.config.Epochs
 		}
 		if ckpt != nil {
 			if err := writeJSONAtomic(filepath.Join(e.outDir, HistoryFile), &hist); err != nil {
@@ -571,7 +562,7 @@ func (e *engine) finish(result *Result, hist *history, best *bestTracker, start 
 	result.History = hist.Epochs
 	result.StoppedEarly = hist.StoppedEarly
 	result.BestEpoch = len(hist.Epochs)
-	if e.restoreBest && best.epoch > 0 && best.epoch != len(hist.Epochs) {
+	if e.config.restoresBest() && best.epoch > 0 && best.epoch != len(hist.Epochs) {
 		if err := best.restoreInto(e.ctx, e.outDir); err != nil {
 			return nil, err
 		}
@@ -592,11 +583,9 @@ func (e *engine) finish(result *Result, hist *history, best *bestTracker, start 
 			return nil, err
 		}
 	}
-	if e.config != nil {
-		result.Classes = e.config.Classes
-	}
-	result.Predictor = &Predictor{config: e.config, ctx: e.ctx, exec: e.evalExec, batchSize: e.batchSize,
-		numClasses: e.numClasses, multiLabel: e.multiLabel}
+	result.Classes = e.config.Classes
+	result.Predictor = &Predictor{config: e.config, ctx: e.ctx, exec: e.evalExec, batchSize: e.config.BatchSize,
+		numClasses: e.numClasses, multiLabel: e.config.MultiLabel}
 	result.Elapsed = time.Since(start)
 	return result, nil
 }

@@ -36,8 +36,8 @@ func colourHistograms(t *testing.T, data []Example) []Embedded {
 func TestHeadRealPhotos(t *testing.T) {
 	classes, trainEx, valEx := animals(t, 60, 20)
 	trainSet, valSet := colourHistograms(t, trainEx), colourHistograms(t, valEx)
-	res, err := Head(classes, trainSet, valSet).Backend(testBackend(t)).Hidden(64).Dropout(0.2).LR(3e-3).
-		Epochs(30).EarlyStopping(5).Seed(1).Quiet().Fit()
+	res, err := Head(classes, trainSet, valSet).Hidden(64).Dropout(0.2).
+		With(HeadDefaults().Backend(testBackend(t)).LR(3e-3).Epochs(30).EarlyStopping(5).Seed(1).Quiet()).Fit()
 	if err != nil {
 		t.Fatal(err)
 	}

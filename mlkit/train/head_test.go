@@ -15,7 +15,8 @@ func TestHeadSeparable(t *testing.T) {
 	trainSet := blobs(1, 500, 1280, 5, 2)
 	valSet := blobs(2, 100, 1280, 5, 2)
 	start := time.Now()
-	res, err := Head(classes, trainSet, valSet).Backend(b).Epochs(20).Seed(3).Quiet().Fit()
+	res, err := Head(classes, trainSet, valSet).
+		With(HeadDefaults().Backend(b).Epochs(20).Seed(3).Quiet()).Fit()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,8 +59,9 @@ func TestHeadHiddenDropoutBalancedReproducible(t *testing.T) {
 	}
 	valSet := blobs(4, 60, 64, 3, 1.5)
 	run := func() *Result {
-		res, err := Head(classes, trainSet, valSet).Backend(b).Hidden(32).Dropout(0.3).L2(1e-4).WeightDecay(1e-3).
-			BalanceClasses().LabelSmoothing(0.05).LR(5e-3).Epochs(15).BatchSize(16).Seed(11).Quiet().Fit()
+		res, err := Head(classes, trainSet, valSet).Hidden(32).Dropout(0.3).L2(1e-4).
+			With(HeadDefaults().Backend(b).WeightDecay(1e-3).BalanceClasses().LabelSmoothing(0.05).LR(5e-3).Epochs(15).
+				BatchSize(16).Seed(11).Quiet()).Fit()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,8 +82,9 @@ func TestHeadSGDCosineWarmup(t *testing.T) {
 	classes := classNames(4)
 	var steps []StepInfo
 	rec := ProgressFuncs{OnStep: func(s StepInfo) { steps = append(steps, s) }}
-	res, err := Head(classes, blobs(5, 200, 32, 4, 1), blobs(6, 40, 32, 4, 1)).Backend(b).Optimizer("sgd").
-		Momentum(0.9).LR(0.05).Schedule("cosine").WarmupEpochs(1).Epochs(6).Seed(1).Progress(rec).Fit()
+	res, err := Head(classes, blobs(5, 200, 32, 4, 1), blobs(6, 40, 32, 4, 1)).
+		With(HeadDefaults().Backend(b).Optimizer("sgd").Momentum(0.9).LR(0.05).Schedule("cosine").WarmupEpochs(1).
+			Epochs(6).Seed(1).Progress(rec)).Fit()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,8 +111,8 @@ func TestHeadSGDCosineWarmup(t *testing.T) {
 func TestHeadMultiLabel(t *testing.T) {
 	b := testBackend(t)
 	classes := classNames(3)
-	res, err := Head(classes, blobs(7, 150, 16, 3, 0.5), blobs(8, 30, 16, 3, 0.5)).Backend(b).MultiLabel().
-		LR(1e-2).Epochs(10).Seed(2).Quiet().Fit()
+	res, err := Head(classes, blobs(7, 150, 16, 3, 0.5), blobs(8, 30, 16, 3, 0.5)).MultiLabel().
+		With(HeadDefaults().Backend(b).LR(1e-2).Epochs(10).Seed(2).Quiet()).Fit()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,8 +140,8 @@ func TestHeadEarlyStoppingRestoresBest(t *testing.T) {
 	classes := classNames(2)
 	// Overlapping classes and a high learning rate: validation loss gets worse after a few epochs.
 	dir := t.TempDir()
-	res, err := Head(classes, blobs(9, 40, 200, 2, 12), blobs(10, 40, 200, 2, 12)).Backend(b).LR(0.05).
-		Epochs(40).EarlyStopping(2).Seed(1).OutputDir(dir).Quiet().Fit()
+	res, err := Head(classes, blobs(9, 40, 200, 2, 12), blobs(10, 40, 200, 2, 12)).
+		With(HeadDefaults().Backend(b).LR(0.05).Epochs(40).EarlyStopping(2).Seed(1).OutputDir(dir).Quiet()).Fit()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,8 +199,8 @@ func TestHeadSaveLoadResume(t *testing.T) {
 	classes := classNames(3)
 	trainSet, valSet := blobs(11, 90, 24, 3, 2), blobs(12, 30, 24, 3, 2)
 	dir := t.TempDir()
-	res, err := Head(classes, trainSet, valSet).Backend(b).Hidden(8).Dropout(0.1).Epochs(4).Seed(5).
-		OutputDir(dir).Dataset("blobs v1").Quiet().Fit()
+	res, err := Head(classes, trainSet, valSet).Hidden(8).Dropout(0.1).
+		With(HeadDefaults().Backend(b).Epochs(4).Seed(5).OutputDir(dir).Dataset("blobs v1").Quiet()).Fit()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,8 +219,8 @@ func TestHeadSaveLoadResume(t *testing.T) {
 		}
 	}
 	// Fitting again into the finished directory trains nothing and returns the same history.
-	again, err := Head(classes, trainSet, valSet).Backend(b).Hidden(8).Dropout(0.1).Epochs(4).Seed(5).
-		OutputDir(dir).Dataset("blobs v1").Quiet().Fit()
+	again, err := Head(classes, trainSet, valSet).Hidden(8).Dropout(0.1).
+		With(HeadDefaults().Backend(b).Epochs(4).Seed(5).OutputDir(dir).Dataset("blobs v1").Quiet()).Fit()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +228,8 @@ func TestHeadSaveLoadResume(t *testing.T) {
 		t.Errorf("re-fit of a finished run: resumed %d, history %+v", again.ResumedFromEpoch, again.History)
 	}
 	// A different configuration in the same directory is refused.
-	_, err = Head(classes, trainSet, valSet).Backend(b).Hidden(16).Epochs(4).Seed(5).OutputDir(dir).Quiet().Fit()
+	_, err = Head(classes, trainSet, valSet).Hidden(16).
+		With(HeadDefaults().Backend(b).Epochs(4).Seed(5).OutputDir(dir).Quiet()).Fit()
 	if err == nil || !strings.Contains(err.Error(), "different run") {
 		t.Errorf("want a 'different run' error, got %v", err)
 	}
@@ -272,7 +276,8 @@ func TestHeadInvalidInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := Head(c.classes, c.train, c.val).Quiet().Fit()
+			_, err := Head(c.classes, c.train, c.val).
+				With(HeadDefaults().Quiet()).Fit()
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -281,10 +286,12 @@ func TestHeadInvalidInput(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Head(classes, good, nil).Optimizer("rmsprop").Quiet().Fit(); err == nil || !strings.Contains(err.Error(), "rmsprop") {
+	if _, err := Head(classes, good, nil).
+		With(HeadDefaults().Optimizer("rmsprop").Quiet()).Fit(); err == nil || !strings.Contains(err.Error(), "rmsprop") {
 		t.Errorf("unknown optimizer: %v", err)
 	}
-	if _, err := Head(classes, good, nil).Dropout(1).Quiet().Fit(); err == nil {
+	if _, err := Head(classes, good, nil).Dropout(1).
+		With(HeadDefaults().Quiet()).Fit(); err == nil {
 		t.Error("dropout 1 accepted")
 	}
 }

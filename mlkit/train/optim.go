@@ -111,12 +111,15 @@ func (s schedule) graph(step *Node) *Node {
 const optimizerScope = "/optimizer_state"
 
 // applyOptimizer builds one optimisation step for loss: gradients of every trainable variable used by the
-// graph, global step increment, scheduled learning rate, and the variable updates. It returns the learning
-// rate node.
-func applyOptimizer(ctx *context.Context, loss *Node, sched schedule) *Node {
+// graph (clipped to a global L2 norm of clipNorm when it is > 0), global step increment, scheduled learning
+// rate, and the variable updates. It returns the learning rate node.
+func applyOptimizer(ctx *context.Context, loss *Node, sched schedule, clipNorm float64) *Node {
 	g := loss.Graph()
 	opt := sched.opt
 	grads := ctx.BuildTrainableVariablesGradientsGraph(loss)
+	if clipNorm > 0 {
+		grads = clipByGlobalNorm(grads, clipNorm)
+	}
 	step := optimizers.IncrementGlobalStepGraph(ctx, g, dtypes.Float32)
 	lr := sched.graph(step)
 	ii := 0
@@ -174,4 +177,27 @@ func applyOptimizer(ctx *context.Context, loss *Node, sched schedule) *Node {
 		panic(fmt.Sprintf("train: %d gradients but %d trainable variables in use", len(grads), ii))
 	}
 	return lr
+}
+
+// clipByGlobalNorm scales grads by min(1, maxNorm / ||grads||), ||.|| the L2 norm of all of them together.
+func clipByGlobalNorm(grads []*Node, maxNorm float64) []*Node {
+	if len(grads) == 0 {
+		return grads
+	}
+	var sumSq *Node
+	for _, gr := range grads {
+		sq := ReduceAllSum(Square(ConvertDType(gr, dtypes.Float32)))
+		if sumSq == nil {
+			sumSq = sq
+		} else {
+			sumSq = Add(sumSq, sq)
+		}
+	}
+	limit := Scalar(sumSq.Graph(), dtypes.Float32, maxNorm)
+	scale := Div(limit, Max(Sqrt(sumSq), limit))
+	out := make([]*Node, len(grads))
+	for i, gr := range grads {
+		out[i] = Mul(gr, ConvertDType(scale, gr.DType()))
+	}
+	return out
 }

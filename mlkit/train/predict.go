@@ -162,11 +162,7 @@ func LoadOn(dir string, b backends.Backend) (*Predictor, error) {
 	default:
 		return nil, fmt.Errorf("loading model from %s: unknown kind %q in %s", dir, cfg.Kind, ConfigFile)
 	}
-	name := ""
-	if b != nil {
-		name = b.Name()
-	}
-	b, _, err := resolveBackend(b, name)
+	b, _, err := Options{backend: b}.resolveBackend()
 	if err != nil {
 		return nil, err
 	}

@@ -11,9 +11,10 @@ import (
 )
 
 // Planned returns the RunConfig that Fit would save as config.json for these options and data (Backend
-// left empty), without validating or training: compare it with a saved run using Inspect.
+// left empty; Fit uses it), without validating or training: compare it with a saved run using Inspect.
 func (h *HeadBuilder) Planned() RunConfig {
 	cfg := h.cfg
+	cfg.Settings = h.opts.Settings
 	cfg.Classes = append([]string(nil), h.classes...)
 	if len(h.train) > 0 {
 		cfg.EmbeddingDim = len(h.train[0].Vector)
@@ -28,6 +29,7 @@ func (h *HeadBuilder) Planned() RunConfig {
 // left empty), without validating, decoding images or training: compare it with a saved run using Inspect.
 func (d *DeepBuilder) Planned() RunConfig {
 	cfg := d.cfg
+	cfg.Settings = d.opts.Settings
 	cfg.Classes = append([]string(nil), d.classes...)
 	cfg.Model.NumClasses = len(d.classes)
 	cfg.Model.InputSize = cfg.InputSize
@@ -74,7 +76,9 @@ func Inspect(dir string, planned RunConfig) (RunState, error) {
 		return st, fmt.Errorf("inspecting the run in %s: %w", dir, err)
 	}
 	st.Exists = true
-	st.Differences = configDiff(&saved, &planned)
+	if st.Differences, err = configDiff(&saved, &planned); err != nil {
+		return st, fmt.Errorf("inspecting the run in %s: %w", dir, err)
+	}
 	var hist history
 	if err := readJSON(filepath.Join(dir, HistoryFile), &hist); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return st, fmt.Errorf("inspecting the run in %s: %w", dir, err)
@@ -85,14 +89,25 @@ func Inspect(dir string, planned RunConfig) (RunState, error) {
 
 // configDiff lists the settings in which two configurations differ, backend aside, by JSON name
 // ("optimizer.lr: 0.001 → 0.01"), sorted.
-func configDiff(saved, planned *RunConfig) []string {
+func configDiff(saved, planned *RunConfig) ([]string, error) {
 	var a, b map[string]any
-	_ = json.Unmarshal([]byte(saved.fingerprint()), &a)
-	_ = json.Unmarshal([]byte(planned.fingerprint()), &b)
+	for _, c := range []struct {
+		what string
+		cfg  *RunConfig
+		into *map[string]any
+	}{{"saved", saved, &a}, {"planned", planned, &b}} {
+		fp, err := c.cfg.fingerprint()
+		if err != nil {
+			return nil, fmt.Errorf("the %s run: %w", c.what, err)
+		}
+		if err := json.Unmarshal([]byte(fp), c.into); err != nil {
+			return nil, fmt.Errorf("the %s run: decoding its configuration: %w", c.what, err)
+		}
+	}
 	var out []string
 	diffMaps("", a, b, &out)
 	sort.Strings(out)
-	return out
+	return out, nil
 }
 
 func diffMaps(prefix string, a, b map[string]any, out *[]string) {

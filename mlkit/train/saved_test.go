@@ -14,7 +14,8 @@ func TestPlannedMatchesTheSavedRunAndInspectNamesDifferences(t *testing.T) {
 	trainSet, valSet := blobs(5, 40, 16, 3, 2), blobs(6, 12, 16, 3, 2)
 	dir := filepath.Join(t.TempDir(), "run")
 	// Batch 64 is capped at the 40 training examples: Planned must say what Fit saves.
-	h := Head(classes, trainSet, valSet).Backend(b).Hidden(8).Epochs(3).BatchSize(64).Seed(2).OutputDir(dir).Dataset("ds v1").Quiet()
+	h := Head(classes, trainSet, valSet).Hidden(8).
+		With(HeadDefaults().Backend(b).Epochs(3).BatchSize(64).Seed(2).OutputDir(dir).Dataset("ds v1").Quiet())
 	if st, err := Inspect(dir, h.Planned()); err != nil || st.Exists {
 		t.Fatalf("Inspect of an empty folder: %+v %v", st, err)
 	}
@@ -26,7 +27,8 @@ func TestPlannedMatchesTheSavedRunAndInspectNamesDifferences(t *testing.T) {
 	if err != nil || !st.Same() || !st.Finished || st.Epochs != 3 {
 		t.Fatalf("Inspect after Fit: %+v %v, want the same finished 3-epoch run", st, err)
 	}
-	other := Head(classes, trainSet, valSet).Backend(b).Hidden(8).Epochs(5).BatchSize(64).Seed(2).OutputDir(dir).Dataset("ds v2").Quiet()
+	other := Head(classes, trainSet, valSet).Hidden(8).
+		With(HeadDefaults().Backend(b).Epochs(5).BatchSize(64).Seed(2).OutputDir(dir).Dataset("ds v2").Quiet())
 	st, err = Inspect(dir, other.Planned())
 	if err != nil || st.Same() {
 		t.Fatalf("Inspect with other settings: %+v %v", st, err)
@@ -48,8 +50,8 @@ func TestPlannedMatchesTheSavedRunAndInspectNamesDifferences(t *testing.T) {
 func TestDeepPlannedMatchesTheSavedRun(t *testing.T) {
 	classes, trainSet, valSet := animals(t, 3, 1)
 	dir := filepath.Join(t.TempDir(), "run")
-	d := Deep(testDenseFamily, models.New().Size(16)).Data(classes, trainSet, valSet).Backend(testBackend(t)).
-		CacheDir(t.TempDir()).Epochs(1).BatchSize(64).Seed(1).OutputDir(dir).Quiet()
+	d := Deep(testDenseFamily, models.New().Size(16)).Data(classes, trainSet, valSet).CacheDir(t.TempDir()).
+		With(DeepDefaults().Backend(testBackend(t)).Epochs(1).BatchSize(64).Seed(1).OutputDir(dir).Quiet())
 	if _, err := d.Fit(); err != nil {
 		t.Fatal(err)
 	}

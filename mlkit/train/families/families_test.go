@@ -63,8 +63,8 @@ func TestTrainAndLoad(t *testing.T) {
 				t.Skip("set MLKIT_SLOW_TESTS=1 to train this family too (minutes of graph compilation)")
 			}
 			out := t.TempDir()
-			res, err := train.Deep(c.fam, c.cfg).Data(classes, examples, examples[:5]).OutputDir(out).
-				Epochs(1).BatchSize(5).Quiet().Fit()
+			res, err := train.Deep(c.fam, c.cfg).Data(classes, examples, examples[:5]).
+				With(train.DeepDefaults().OutputDir(out).Epochs(1).BatchSize(5).Quiet()).Fit()
 			if err != nil {
 				t.Fatal(err)
 			}

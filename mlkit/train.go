@@ -30,7 +30,8 @@ const (
 )
 
 // TrainBuilder configures a training run; Run trains, saves the model in the app and returns it. Start
-// with App.Train. Common options are here; Head/Deep take the lower-level train builders for the rest.
+// with App.Train. The training options (train.Options) are set with Options, or with the shortcuts
+// Epochs, BatchSize, LR, Seed and Quiet; TuneHead and TuneDeep reach the options of one kind only.
 type TrainBuilder struct {
 	app      *App
 	name     string
@@ -38,13 +39,9 @@ type TrainBuilder struct {
 	embedder string
 	family   string
 	cfg      models.Config
-	epochs   int
-	batch    int
-	lr       float64
-	seed     int64
+	options  func(train.Options) train.Options // the caller's options, applied by Run to the kind's defaults
 	tuneHead func(*train.HeadBuilder) *train.HeadBuilder
 	tuneDeep func(*train.DeepBuilder) *train.DeepBuilder
-	progress bool
 	backend  string
 	opts     optionChecks // problems of the options set, reported by Run (see options_check.go)
 	replace  bool
@@ -54,7 +51,23 @@ type TrainBuilder struct {
 // learning) or Deep (from scratch). Training again under a name with the same settings on the same dataset
 // version returns the saved model; other settings (or another version) need Replace, or another name.
 func (a *App) Train(name string) *TrainBuilder {
-	return &TrainBuilder{app: a, name: name, cfg: models.New(), seed: 42, progress: true}
+	return &TrainBuilder{app: a, name: name, cfg: models.New(),
+		options: func(o train.Options) train.Options { return o.Seed(42) }}
+}
+
+// Options changes the training options (optimizer, schedule, epochs, early stopping, label smoothing,
+// class balancing...): fn receives them as set so far, starting from the defaults of the model's kind
+// (train.HeadDefaults or train.DeepDefaults, with seed 42), and returns them changed. Calls apply in
+// order, with the shortcuts below:
+//
+//	app.Train("m").OnDataset("animals").Deep("resnet50").Epochs(20).
+//		Options(func(o train.Options) train.Options { return o.WarmupEpochs(1).LabelSmoothing(0.1) }).Run()
+//
+// The model's folder and the dataset's description are the app's: Run sets them after fn.
+func (b *TrainBuilder) Options(fn func(train.Options) train.Options) *TrainBuilder {
+	prev := b.options
+	b.options = func(o train.Options) train.Options { return fn(prev(o)) }
+	return b
 }
 
 // OnDataset trains on the latest version of dataset: its train split, validated on its validation
@@ -79,41 +92,42 @@ func (b *TrainBuilder) Size(px int) *TrainBuilder {
 	return b
 }
 
-// Epochs sets the number of passes over the train split.
+// Epochs sets the number of passes over the train split (train.Options.Epochs, range-checked).
 func (b *TrainBuilder) Epochs(n int) *TrainBuilder {
-	b.epochs = n
 	b.opts.intIn("Epochs", n, 1, MaxEpochs)
-	return b
+	return b.Options(func(o train.Options) train.Options { return o.Epochs(n) })
 }
 
-// BatchSize sets the batch size.
+// BatchSize sets the batch size (train.Options.BatchSize, range-checked).
 func (b *TrainBuilder) BatchSize(n int) *TrainBuilder {
-	b.batch = n
 	b.opts.intIn("BatchSize", n, 1, MaxBatchSize)
-	return b
+	return b.Options(func(o train.Options) train.Options { return o.BatchSize(n) })
 }
 
-// LR sets the peak learning rate.
+// LR sets the peak learning rate (train.Options.LR, range-checked).
 func (b *TrainBuilder) LR(lr float64) *TrainBuilder {
-	b.lr = lr
 	b.opts.floatIn("LR", lr, MinLR, MaxLR)
-	return b
+	return b.Options(func(o train.Options) train.Options { return o.LR(lr) })
 }
 
 // Seed makes the run reproducible on one backend (default 42).
-func (b *TrainBuilder) Seed(seed int64) *TrainBuilder { b.seed = seed; return b }
+func (b *TrainBuilder) Seed(seed int64) *TrainBuilder {
+	return b.Options(func(o train.Options) train.Options { return o.Seed(seed) })
+}
 
 // Model sets a deep model's configuration (width/depth multipliers, dropout, stochastic depth); the
 // number of classes and the size are filled in.
 func (b *TrainBuilder) Model(cfg models.Config) *TrainBuilder { b.cfg = cfg; return b }
 
-// TuneHead gives access to every head option (hidden layer, dropout, L2, class weights, early stopping...).
+// TuneHead gives access to the options of heads only (hidden layer, dropout, L2, multi-label); the shared
+// ones are set with Options.
 func (b *TrainBuilder) TuneHead(fn func(*train.HeadBuilder) *train.HeadBuilder) *TrainBuilder {
 	b.tuneHead = fn
 	return b
 }
 
-// TuneDeep gives access to every deep-training option (optimizer, schedule, augmentation, label smoothing...).
+// TuneDeep gives access to the options of deep training only (augmentation); the shared ones (optimizer,
+// schedule, label smoothing...) are set with Options.
 func (b *TrainBuilder) TuneDeep(fn func(*train.DeepBuilder) *train.DeepBuilder) *TrainBuilder {
 	b.tuneDeep = fn
 	return b
@@ -125,7 +139,9 @@ func (b *TrainBuilder) TuneDeep(fn func(*train.DeepBuilder) *train.DeepBuilder) 
 func (b *TrainBuilder) Backend(name string) *TrainBuilder { b.backend = name; return b }
 
 // Quiet turns off the progress display.
-func (b *TrainBuilder) Quiet() *TrainBuilder { b.progress = false; return b }
+func (b *TrainBuilder) Quiet() *TrainBuilder {
+	return b.Options(func(o train.Options) train.Options { return o.Quiet() })
+}
 
 // Replace deletes a model already saved under this name (its folder, its record and its evaluations, see
 // App.DeleteModel) and trains anew, even with the same settings. Without it, Run refuses to overwrite a
@@ -195,10 +211,7 @@ func (b *TrainBuilder) Run() (*TrainedModel, error) {
 	dir := filepath.Join(b.app.Dir(), rel)
 	desc := fmt.Sprintf("%s v%d (%s)", b.dataset, v.Number, b.app.Dir())
 	rec := store.Model{Name: b.name, Dataset: b.dataset, Version: v.Number, Dir: rel, Classes: classes, Status: "training"}
-	var prog *trainProgress
-	if b.progress {
-		prog = newTrainProgress(b.name)
-	}
+	prog := newTrainProgress(b.name) // shown unless the options say Quiet
 	var res *train.Result
 	var nTrain, nVal int
 	// configure sets up the head or deep run on backend be (nil: the default one) and returns it with the
@@ -230,8 +243,7 @@ func (b *TrainBuilder) Run() (*TrainedModel, error) {
 		}
 		nTrain, nVal = len(tr), len(va)
 		configure = func(be backends.Backend) (func() (*train.Result, error), train.RunConfig) {
-			h := train.Head(classes, tr, va).Seed(b.seed).OutputDir(dir).Dataset(desc)
-			h = applyCommon(h, b, prog, be)
+			h := train.Head(classes, tr, va).With(b.runOptions(train.HeadDefaults(), prog, dir, desc, be))
 			if b.tuneHead != nil {
 				h = b.tuneHead(h)
 			}
@@ -262,16 +274,16 @@ func (b *TrainBuilder) Run() (*TrainedModel, error) {
 		}
 		nTrain, nVal = len(tr), len(va)
 		configure = func(be backends.Backend) (func() (*train.Result, error), train.RunConfig) {
-			d := train.Deep(fam, cfg).Data(classes, tr, va).Seed(b.seed).OutputDir(dir).Dataset(desc).
-				CacheDir(filepath.Join(b.app.Dir(), "cache", "pixels"))
-			d = applyCommon(d, b, prog, be)
+			d := train.Deep(fam, cfg).Data(classes, tr, va).CacheDir(filepath.Join(b.app.Dir(), "cache", "pixels")).
+				With(b.runOptions(train.DeepDefaults(), prog, dir, desc, be))
 			if b.tuneDeep != nil {
 				d = b.tuneDeep(d)
 			}
 			return d.Fit, d.Planned()
 		}
-		cfgJSON, _ := json.Marshal(cfg)
-		rec.Config = cfgJSON
+		if rec.Config, err = json.Marshal(cfg); err != nil {
+			return nil, fmt.Errorf("mlkit: train %q: encoding the model configuration %+v: %w", b.name, cfg, err)
+		}
 	}
 	_, planned := configure(nil)
 	if rec.Kind == KindHead {
@@ -302,15 +314,16 @@ func (b *TrainBuilder) Run() (*TrainedModel, error) {
 		b.app.failModel(ctx, b.name)
 		return nil, fmt.Errorf("mlkit: training %q: %w", b.name, err)
 	}
-	if prog != nil {
-		prog.done(res)
-	}
+	prog.done(res)
 	if err := writeModelCard(dir, ModelCard{Name: b.name, Kind: rec.Kind, Family: rec.Family, Embedder: rec.Embedder,
 		Classes: classes, Dataset: b.dataset, Version: v.Number}); err != nil {
 		return nil, err
 	}
-	sum := summarize(res, nTrain, nVal)
-	sumJSON, _ := json.Marshal(sum)
+	sumJSON, err := summaryJSON(res, nTrain, nVal)
+	if err != nil {
+		b.app.failModel(ctx, b.name)
+		return nil, fmt.Errorf("mlkit: training %q: %w", b.name, err)
+	}
 	m, err := b.app.st.Model(ctx, b.name)
 	if err != nil {
 		return nil, err
@@ -464,38 +477,28 @@ func (a *App) deleteModelLocked(ctx context.Context, name string) error {
 	return nil
 }
 
-// commonOptions are the options train's head and deep builders share.
-type commonOptions[B any] interface {
-	Epochs(n int) B
-	BatchSize(n int) B
-	LR(lr float64) B
-	Progress(p train.Progress) B
-	Quiet() B
-	Backend(be backends.Backend) B
-}
-
-// applyCommon passes the facade's common options on to a head or deep builder.
-func applyCommon[B commonOptions[B]](x B, b *TrainBuilder, prog *trainProgress, be backends.Backend) B {
-	if b.epochs > 0 {
-		x = x.Epochs(b.epochs)
-	}
-	if b.batch > 0 {
-		x = x.BatchSize(b.batch)
-	}
-	if b.lr > 0 {
-		x = x.LR(b.lr)
-	}
-	if prog != nil {
-		x = x.Progress(prog)
-	} else {
-		x = x.Quiet()
-	}
+// runOptions are the training options of a run: defaults (those of the model's kind) with the app's
+// progress display, the caller's options in call order, then the model's folder and the dataset's
+// description, and the backend named with Backend (be; nil: the default one).
+func (b *TrainBuilder) runOptions(defaults train.Options, prog train.Progress, dir, desc string, be backends.Backend) train.Options {
+	o := b.options(defaults.Progress(prog)).OutputDir(dir).Dataset(desc)
 	if be != nil {
-		x = x.Backend(be)
+		o = o.Backend(be)
 	}
-	return x
+	return o
 }
 
+// summaryJSON is the Summary of a run as recorded in the app.
+func summaryJSON(res *train.Result, nTrain, nVal int) ([]byte, error) {
+	sum := summarize(res, nTrain, nVal)
+	data, err := json.Marshal(sum)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the run's summary %+v: %w", sum, err)
+	}
+	return data, nil
+}
+
+// summarize reduces a run's result to its Summary.
 func summarize(res *train.Result, nTrain, nVal int) Summary {
 	s := Summary{Backend: res.Backend, Seconds: res.Elapsed.Seconds(), Epochs: len(res.History), BestEpoch: res.BestEpoch,
 		TrainExamples: nTrain, ValExamples: nVal, ResumedFromEpoch: res.ResumedFromEpoch}
