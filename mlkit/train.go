@@ -5,12 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/gomlx/gomlx/backends"
-	"github.com/visionnb/visionnb/mlkit/backend"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/visionnb/visionnb/mlkit/backend"
 
 	"time"
 
