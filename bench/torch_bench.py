@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """PyTorch reference for `go run ./bench`: measures one workload on the CPU and prints one JSON line.
 
+`--info` instead prints one JSON line saying which torch this is: versions, and the BLAS / oneDNN / OpenMP /
+CPU-capability lines of torch.__config__.show().
+
 Same shapes as bench/worker.go: torchvision resnet50 / efficientnet_b0 with 5 classes, float32, channels
 as PyTorch wants them (NCHW), Adam, cross-entropy; inference in eval mode under torch.no_grad(); the dense
 head is one nn.Linear(1280, 5). Peak RSS is read by the Go driver from this process's rusage.
@@ -11,7 +14,40 @@ import sys
 import time
 
 
+def info():
+    """Which torch runs: versions and the build's math libraries, as one JSON line."""
+    out = {}
+    try:
+        import torch
+        import torchvision
+
+        out["torch"] = torch.__version__
+        out["torchvision"] = torchvision.__version__
+        try:  # torch >= 2.0
+            out["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
+        except AttributeError:
+            out["cpu_capability"] = "unknown"
+        lines = []
+        for line in torch.__config__.show().splitlines():
+            line = line.strip().lstrip("- ").strip()
+            if line.startswith("Build settings:"):
+                for kv in line[len("Build settings:"):].split(","):
+                    kv = kv.strip()
+                    if kv.startswith(("BLAS_INFO=", "LAPACK_INFO=", "USE_MKLDNN=")):
+                        lines.append(kv)
+            elif any(w in line for w in ("Math Kernel Library", "MKL-DNN", "oneDNN", "OpenMP", "CPU capability", "BLAS")):
+                lines.append(line)
+        out["config"] = lines
+    except Exception as e:  # reported in RESULTS.md, not raised
+        out["error"] = "%s: %s" % (type(e).__name__, e)
+    print(json.dumps(out))
+    sys.stdout.flush()
+
+
 def main():
+    if "--info" in sys.argv[1:]:
+        info()
+        return
     p = argparse.ArgumentParser()
     p.add_argument("--workload", required=True)
     p.add_argument("--model", required=True, choices=["resnet50", "efficientnet_b0", "dense_head"])
