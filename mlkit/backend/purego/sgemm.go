@@ -133,6 +133,7 @@ func init() {
 		activeKernel.Store(int32(kernelGeneric))
 	}
 	installFastPacking()
+	installFastFill()
 }
 
 // installSIMDKernel replaces simplego's float32 block kernel with one that runs activeKernel (see above);
