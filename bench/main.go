@@ -41,7 +41,8 @@ import (
 
 var (
 	flagQuick      = flag.Bool("quick", false, "short run: 64 px workloads and the dense head only, 2 timed steps")
-	flagSteps      = flag.Int("steps", 3, "timed steps per workload (after one untimed warm-up step)")
+	flagSteps      = flag.Int("steps", 3, "timed steps per workload, at least (after one untimed warm-up step)")
+	flagMinTime    = flag.Duration("min-time", 2*time.Second, "time steps until they took at least this long (and -steps of them)")
 	flagBackends   = flag.String("backends", "", "comma-separated backends to measure (default: every available one, see mlkit/backend.Available)")
 	flagOnly       = flag.String("only", "", "comma-separated workload names to run (default: all for the mode)")
 	flagPython     = flag.String("python", "auto", "Python with torch and torchvision for the reference; \"auto\": the bench's own venv ("+benchVenv+", pip "+torchPin+" "+torchvisionPin+", installed when missing); empty skips PyTorch")
@@ -144,7 +145,7 @@ func run() error {
 	for _, w := range selected {
 		for _, b := range bks {
 			fmt.Fprintf(os.Stderr, "bench: %s on %s...\n", w.Name, b)
-			r := runChild(w, b, self, []string{"-worker", w.Name, "-worker-backend", b, "-steps", fmt.Sprint(steps)}, nil)
+			r := runChild(w, b, self, []string{"-worker", w.Name, "-worker-backend", b, "-steps", fmt.Sprint(steps), "-min-time", flagMinTime.String()}, nil)
 			results = append(results, r)
 			fmt.Fprintf(os.Stderr, "bench:   %s\n", r.summary(w))
 		}
@@ -153,6 +154,7 @@ func run() error {
 			fmt.Fprintf(os.Stderr, "bench: %s on pytorch...\n", w.Name)
 			r := runChild(w, "pytorch", python, []string{script, "--workload", w.Name, "--model", w.Model,
 				"--batch", fmt.Sprint(w.Batch), "--size", fmt.Sprint(w.Size), "--steps", fmt.Sprint(steps),
+				"--min-time", fmt.Sprint(flagMinTime.Seconds()),
 				"--threads", fmt.Sprint(*flagThreads), fmt.Sprintf("--train=%v", w.Train)}, nil)
 			results = append(results, r)
 			fmt.Fprintf(os.Stderr, "bench:   %s\n", r.summary(w))
@@ -224,9 +226,9 @@ func markdown(ws []workload, rs []result, steps int, load, loadEnd, torchDesc st
 	} else {
 		sb.WriteString("PyTorch: not measured (-python \"\").\n")
 	}
-	fmt.Fprintf(&sb, "Float32; %d timed steps after one warm-up step (its time, graph build and compilation included, is "+
+	fmt.Fprintf(&sb, "Float32; at least %d timed steps and %s of them after one warm-up step (its time, graph build and compilation included, is "+
 		"\"first step\"). Training steps use Adam on 5 classes. Peak RSS is the whole process's. Each cell ran in its own process. "+
-		"\"vs PyTorch\" is the throughput ratio to PyTorch (CPU, the torch above) on the same shapes, in this run (higher is better).\n\n", steps)
+		"\"vs PyTorch\" is the throughput ratio to PyTorch (CPU, the torch above) on the same shapes, in this run (higher is better).\n\n", steps, *flagMinTime)
 	sb.WriteString("| workload | backend | throughput | vs PyTorch | first step (s) | peak RSS (MB) |\n")
 	sb.WriteString("|---|---|---:|---:|---:|---:|\n")
 	for _, w := range ws {

@@ -54,6 +54,7 @@ def main():
     p.add_argument("--batch", type=int, required=True)
     p.add_argument("--size", type=int, default=0)
     p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--min-time", type=float, default=2.0, help="seconds: time steps until they took this long")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--train", default="True")
     a = p.parse_args()
@@ -96,13 +97,16 @@ def main():
         t0 = time.perf_counter()
         step()
         out["first_step_s"] = time.perf_counter() - t0
+        # At least --steps timed steps, and more until they took --min-time (as bench/worker.go does).
         t1 = time.perf_counter()
-        for _ in range(a.steps):
+        n = 0
+        while n < a.steps or (time.perf_counter() - t1 < a.min_time and n < 100000):
             step()
+            n += 1
         elapsed = time.perf_counter() - t1
-        out["steps"] = a.steps
-        out["step_s"] = elapsed / a.steps
-        out["per_second"] = a.batch * a.steps / elapsed
+        out["steps"] = n
+        out["step_s"] = elapsed / n
+        out["per_second"] = a.batch * n / elapsed
     except Exception as e:  # reported in the table, not raised
         out["error"] = "%s: %s" % (type(e).__name__, e)
     print(json.dumps(out))
