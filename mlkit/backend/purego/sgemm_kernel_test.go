@@ -100,3 +100,50 @@ func TestKernelFromEnv(t *testing.T) {
 		t.Errorf("this CPU runs the AVX2 kernel but MLKIT_SIMD=avx2 gives %s", bestKernel(kernelAVX2))
 	}
 }
+
+// TestBlockKernelSizes runs blockKernel, as simplego calls it, for block sizes 16 (the AVX-512 tile does not
+// divide it: AVX2 runs), 32 (simplego's float32 block) and 64, on non-first blocks, against float64.
+func TestBlockKernelSizes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, k := range []simdKernel{kernelAVX2, kernelAVX512} {
+		if !k.available() {
+			continue
+		}
+		for _, dim := range []int{16, 32, 64} {
+			bs := dim * dim
+			lhs, rhs, out := make([]float32, 3*bs), make([]float32, 2*bs), make([]float32, 2*bs)
+			for _, s := range [][]float32{lhs, rhs, out} {
+				for i := range s {
+					s[i] = float32(rng.NormFloat64())
+				}
+			}
+			a, b := lhs[2*bs:], rhs[bs:]
+			want := make([]float64, bs)
+			for i := range dim {
+				for j := range dim {
+					want[i*dim+j] = float64(out[bs+i*dim+j])
+					for p := range dim {
+						want[i*dim+j] += float64(a[i*dim+p]) * float64(b[j*dim+p])
+					}
+				}
+			}
+			before := append([]float32(nil), out[:bs]...)
+			fn := blockKernel(k, lhs, rhs, out, dim)
+			if fn == nil {
+				t.Fatalf("%s: no block kernel for blocks of %d", k, dim)
+			}
+			fn(2, 1, 1)
+			for i := range bs {
+				if e := math.Abs(float64(out[bs+i]) - want[i]); e > 1e-4*(1+math.Abs(want[i])) {
+					t.Fatalf("%s, blocks of %d: element %d = %g, want %g", k, dim, i, out[bs+i], want[i])
+				}
+				if out[i] != before[i] {
+					t.Fatalf("%s, blocks of %d: output block 0 changed at %d", k, dim, i)
+				}
+			}
+		}
+	}
+	if blockKernel(kernelAVX2, make([]float32, 64), make([]float32, 64), make([]float32, 64), 8) != nil {
+		t.Error("blocks of 8 (not a multiple of 16) got a SIMD kernel")
+	}
+}
