@@ -93,8 +93,10 @@ notebook: $(MLKIT_KERNEL)
 	./$(MLKIT_KERNEL) install --prefix .venv
 	cd notebooks && ../.venv/bin/jupyter lab
 
+# PyTorch is pip's torch 2.15.0 / torchvision 0.29.2, which the bench installs into .cache/bench-venv
+# (about 5 GB) when missing; BENCH_FLAGS passes flags, e.g. BENCH_FLAGS="-quick" or "-python /path/python".
 bench:
-	@if [ -d bench ]; then $(GO) run ./bench/...; else echo "bench: no bench/ directory yet"; fi
+	@if [ -d bench ]; then $(GO) run ./bench $(BENCH_FLAGS); else echo "bench: no bench/ directory yet"; fi
 
 clean:
 	rm -rf out .cache/jupyter $(MLKIT_KERNEL)

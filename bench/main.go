@@ -1,6 +1,12 @@
 // Command bench measures, in one run, mlkit's training and inference speed on every available backend
 // (XLA CPU/CUDA when their plugins are installed, mlkit's pure-Go backend always) and PyTorch's on the same
-// shapes (Debian's python3-torch via bench/torch_bench.py), and writes a Markdown table to bench/RESULTS.md.
+// shapes (bench/torch_bench.py), and writes a Markdown table to bench/RESULTS.md.
+//
+// The PyTorch is what a user would `pip install`: torch 2.15.0 and torchvision 0.29.2 from PyPI (MKL,
+// oneDNN, AVX-512 kernels), which the bench installs itself, when missing, into a virtual environment under
+// the repository (.cache/bench-venv, git-ignored; about 5 GB with the CUDA wheels PyPI serves; it runs on
+// the CPU). -python points at another Python with torch and torchvision instead; RESULTS.md's header says
+// which torch ran (versions, BLAS, oneDNN, CPU capability) and the load average.
 //
 // Workloads: ResNet50 and EfficientNet-B0 training steps (batch 8, Adam, 5 classes) at 224 and 64 px,
 // inference at batch 32 and 224 px, and a dense head (1280-d embeddings -> 5 classes, batch 256) training
@@ -9,6 +15,7 @@
 //
 //	go run ./bench            # everything (long: ResNet50 training at 224 px on pure Go takes minutes a step)
 //	go run ./bench -quick     # 64 px and the dense head only, 2 timed steps
+//	go run ./bench -quick -only dense_head_train -backends mlkitgo
 //
 // Benchmarks are not tests: nothing here asserts.
 package main
@@ -33,14 +40,16 @@ import (
 )
 
 var (
-	flagQuick    = flag.Bool("quick", false, "short run: 64 px workloads and the dense head only, 2 timed steps")
-	flagSteps    = flag.Int("steps", 3, "timed steps per workload (after one untimed warm-up step)")
-	flagBackends = flag.String("backends", "", "comma-separated backends to measure (default: every available one, see mlkit/backend.Available)")
-	flagOnly     = flag.String("only", "", "comma-separated workload names to run (default: all for the mode)")
-	flagPython   = flag.String("python", "/usr/bin/python3", "Python with torch and torchvision for the reference; empty skips PyTorch")
-	flagTimeout  = flag.Duration("timeout", 15*time.Minute, "limit for one (backend, workload) measurement")
-	flagOut      = flag.String("out", "bench/RESULTS.md", "Markdown file to write")
-	flagThreads  = flag.Int("threads", runtime.NumCPU(), "threads for PyTorch (and GOMAXPROCS for mlkit)")
+	flagQuick      = flag.Bool("quick", false, "short run: 64 px workloads and the dense head only, 2 timed steps")
+	flagSteps      = flag.Int("steps", 3, "timed steps per workload, at least (after one untimed warm-up step)")
+	flagMinTime    = flag.Duration("min-time", 2*time.Second, "time steps until they took at least this long (and -steps of them)")
+	flagBackends   = flag.String("backends", "", "comma-separated backends to measure (default: every available one, see mlkit/backend.Available)")
+	flagOnly       = flag.String("only", "", "comma-separated workload names to run (default: all for the mode)")
+	flagPython     = flag.String("python", "auto", "Python with torch and torchvision for the reference; \"auto\": the bench's own venv ("+benchVenv+", pip "+torchPin+" "+torchvisionPin+", installed when missing); empty skips PyTorch")
+	flagVenvPython = flag.String("venv-python", defaultVenvPython(), "Python that creates the bench's venv (-python auto)")
+	flagTimeout    = flag.Duration("timeout", 15*time.Minute, "limit for one (backend, workload) measurement")
+	flagOut        = flag.String("out", "bench/RESULTS.md", "Markdown file to write")
+	flagThreads    = flag.Int("threads", runtime.NumCPU(), "threads for PyTorch (and GOMAXPROCS for mlkit)")
 
 	// Child-process mode.
 	flagWorker   = flag.String("worker", "", "internal: run one workload (by name) and print a JSON result")
@@ -106,6 +115,13 @@ func run() error {
 		}
 		selected = append(selected, w)
 	}
+	if len(selected) == 0 {
+		var names []string
+		for _, w := range workloads {
+			names = append(names, w.Name)
+		}
+		return fmt.Errorf("no workload selected (-only %q, -quick %v); the workloads are %s", *flagOnly, *flagQuick, strings.Join(names, ", "))
+	}
 	bks := backend.Available()
 	if *flagBackends != "" {
 		bks = strings.Split(*flagBackends, ",")
@@ -114,27 +130,37 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("finding this executable to run workers: %w", err)
 	}
+	python, torchDesc := *flagPython, ""
+	if python != "" {
+		p, ti, err := benchPython(python)
+		if err != nil {
+			return fmt.Errorf("preparing PyTorch (-python %q): %w", *flagPython, err)
+		}
+		python, torchDesc = p, ti.describe(p)
+		fmt.Fprintf(os.Stderr, "bench: %s\n", torchDesc)
+	}
 	load := loadAverage()
 	start := time.Now()
 	var results []result
 	for _, w := range selected {
 		for _, b := range bks {
 			fmt.Fprintf(os.Stderr, "bench: %s on %s...\n", w.Name, b)
-			r := runChild(w, b, self, []string{"-worker", w.Name, "-worker-backend", b, "-steps", fmt.Sprint(steps)}, nil)
+			r := runChild(w, b, self, []string{"-worker", w.Name, "-worker-backend", b, "-steps", fmt.Sprint(steps), "-min-time", flagMinTime.String()}, nil)
 			results = append(results, r)
 			fmt.Fprintf(os.Stderr, "bench:   %s\n", r.summary(w))
 		}
-		if *flagPython != "" {
+		if python != "" {
 			script := filepath.Join(sourceDir(), "torch_bench.py")
 			fmt.Fprintf(os.Stderr, "bench: %s on pytorch...\n", w.Name)
-			r := runChild(w, "pytorch", *flagPython, []string{script, "--workload", w.Name, "--model", w.Model,
+			r := runChild(w, "pytorch", python, []string{script, "--workload", w.Name, "--model", w.Model,
 				"--batch", fmt.Sprint(w.Batch), "--size", fmt.Sprint(w.Size), "--steps", fmt.Sprint(steps),
+				"--min-time", fmt.Sprint(flagMinTime.Seconds()),
 				"--threads", fmt.Sprint(*flagThreads), fmt.Sprintf("--train=%v", w.Train)}, nil)
 			results = append(results, r)
 			fmt.Fprintf(os.Stderr, "bench:   %s\n", r.summary(w))
 		}
 	}
-	md := markdown(selected, results, steps, load, time.Since(start))
+	md := markdown(selected, results, steps, load, loadAverage(), torchDesc, time.Since(start))
 	fmt.Print(md)
 	if *flagOut != "" {
 		if err := os.WriteFile(*flagOut, []byte(md), 0o644); err != nil {
@@ -188,16 +214,21 @@ func runChild(w workload, backendName, program string, args []string, env []stri
 	return r
 }
 
-func markdown(ws []workload, rs []result, steps int, load string, took time.Duration) string {
+func markdown(ws []workload, rs []result, steps int, load, loadEnd, torchDesc string, took time.Duration) string {
 	var sb strings.Builder
 	host, _ := os.Hostname()
 	fmt.Fprintf(&sb, "# mlkit benchmark results\n\n")
-	fmt.Fprintf(&sb, "Generated by `go run ./bench%s` on %s (%s, %d CPUs, %d threads; load average at start %s), %s, in %s.\n",
-		map[bool]string{true: " -quick", false: ""}[*flagQuick], time.Now().UTC().Format("2006-01-02 15:04 UTC"),
-		host, runtime.NumCPU(), *flagThreads, load, runtime.Version(), took.Round(time.Second))
-	fmt.Fprintf(&sb, "Float32; %d timed steps after one warm-up step (its time, graph build and compilation included, is "+
-		"\"first step\"). Training steps use Adam on 5 classes. Peak RSS is the whole process's. "+
-		"\"vs PyTorch\" is the throughput ratio to PyTorch %s on the same shapes (higher is better).\n\n", steps, "(CPU, Debian python3-torch)")
+	fmt.Fprintf(&sb, "Generated by `go run ./bench%s` on %s (%s, %s, %d CPUs, %d threads; load average at start %s, at the end %s), %s, in %s.\n",
+		commandArgs(), time.Now().UTC().Format("2006-01-02 15:04 UTC"),
+		host, cpuModel(), runtime.NumCPU(), *flagThreads, load, loadEnd, runtime.Version(), took.Round(time.Second))
+	if torchDesc != "" {
+		fmt.Fprintf(&sb, "%s\n", torchDesc)
+	} else {
+		sb.WriteString("PyTorch: not measured (-python \"\").\n")
+	}
+	fmt.Fprintf(&sb, "Float32; at least %d timed steps and %s of them after one warm-up step (its time, graph build and compilation included, is "+
+		"\"first step\"). Training steps use Adam on 5 classes. Peak RSS is the whole process's. Each cell ran in its own process. "+
+		"\"vs PyTorch\" is the throughput ratio to PyTorch (CPU, the torch above) on the same shapes, in this run (higher is better).\n\n", steps, *flagMinTime)
 	sb.WriteString("| workload | backend | throughput | vs PyTorch | first step (s) | peak RSS (MB) |\n")
 	sb.WriteString("|---|---|---:|---:|---:|---:|\n")
 	for _, w := range ws {
@@ -272,6 +303,53 @@ func loadAverage() string {
 		return "unknown"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// commandArgs is the bench's command-line arguments, each after a space (quoted when not plain).
+func commandArgs() string {
+	var sb strings.Builder
+	for _, a := range os.Args[1:] {
+		if a == "" || strings.ContainsAny(a, " |`'\"$") {
+			a = fmt.Sprintf("%q", a)
+		}
+		sb.WriteString(" " + a)
+	}
+	return sb.String()
+}
+
+// defaultVenvPython is the Python that creates the bench's venv: Debian's /usr/bin/python3 when present.
+func defaultVenvPython() string {
+	if _, err := os.Stat("/usr/bin/python3"); err == nil {
+		return "/usr/bin/python3"
+	}
+	return "python3"
+}
+
+// cpuModel is /proc/cpuinfo's first "model name" and whether the CPU has AVX-512F, or "unknown CPU".
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	model, avx512 := "unknown CPU", false
+	for line := range strings.SplitSeq(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		switch strings.TrimSpace(k) {
+		case "model name":
+			if model == "unknown CPU" {
+				model = strings.TrimSpace(v)
+			}
+		case "flags":
+			avx512 = avx512 || strings.Contains(" "+v+" ", " avx512f ")
+		}
+	}
+	if avx512 {
+		model += " with AVX-512"
+	}
+	return model
 }
 
 // sourceDir is the bench/ folder: next to this file when run from the repository root (go run ./bench).

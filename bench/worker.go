@@ -26,14 +26,17 @@ const numClasses = 5
 // runWorker measures one workload on one backend and prints one JSON result line.
 func runWorker(name, backendName string) {
 	r := result{Workload: name, Backend: backendName}
-	if err := measure(name, backendName, *flagSteps, &r); err != nil {
+	if err := measure(name, backendName, *flagSteps, *flagMinTime, &r); err != nil {
 		r.Error = err.Error()
 	}
 	line, _ := json.Marshal(r)
 	fmt.Println(string(line))
 }
 
-func measure(name, backendName string, steps int, r *result) (err error) {
+// maxTimedSteps bounds the timed steps of one measurement however fast they are.
+const maxTimedSteps = 100000
+
+func measure(name, backendName string, steps int, minTime time.Duration, r *result) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("panic: %v", p)
@@ -108,12 +111,17 @@ func measure(name, backendName string, steps int, r *result) (err error) {
 		return fmt.Errorf("first step: %w", err)
 	}
 	r.FirstStepS = time.Since(t0).Seconds()
+	// At least `steps` timed steps, and more until they took minTime (a dense-head step is a millisecond:
+	// three of them measure the timer, not the step).
 	t1 := time.Now()
-	for i := range steps {
+	n := 0
+	for n < steps || (time.Since(t1) < minTime && n < maxTimedSteps) {
 		if err := step(); err != nil {
-			return fmt.Errorf("step %d: %w", i+1, err)
+			return fmt.Errorf("step %d: %w", n+1, err)
 		}
+		n++
 	}
+	steps = n
 	elapsed := time.Since(t1).Seconds()
 	r.Steps = steps
 	r.StepS = elapsed / float64(steps)

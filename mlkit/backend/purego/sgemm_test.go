@@ -15,12 +15,25 @@ import (
 )
 
 // TestFloat32MatrixProducts checks float32 DotGeneral on the mlkitgo backend (simplego's blocked path with
-// the SIMD block kernel where the CPU has AVX2/FMA) against float64 arithmetic, for shapes that are and
-// are not multiples of the block size, with batch axes and with contracting axes in every position.
+// each block kernel this CPU runs: simplego's, AVX2, AVX-512) against float64 arithmetic, for shapes that
+// are and are not multiples of the block (32) and tile sizes (4x16, 8x32), with batch axes and with
+// contracting axes in every position.
 func TestFloat32MatrixProducts(t *testing.T) {
 	if runtime.GOARCH == "amd64" && cpu.X86.HasAVX2 && cpu.X86.HasFMA && os.Getenv(purego.SIMDEnv) != "0" && !purego.SIMDKernelInstalled() {
 		t.Fatal("this CPU has AVX2 and FMA but the SIMD block kernel was not installed")
 	}
+	if runtime.GOARCH == "amd64" && cpu.X86.HasAVX512F && os.Getenv(purego.SIMDEnv) == "" && purego.SIMDKernel() != "avx512" {
+		t.Fatalf("this CPU has AVX-512F but the default block kernel is %q", purego.SIMDKernel())
+	}
+	for _, kernel := range purego.KernelsForTest() {
+		t.Run(kernel, func(t *testing.T) {
+			defer purego.UseKernelForTest(kernel)()
+			checkFloat32MatrixProducts(t)
+		})
+	}
+}
+
+func checkFloat32MatrixProducts(t *testing.T) {
 	be, err := purego.New("")
 	if err != nil {
 		t.Fatal(err)
@@ -64,6 +77,7 @@ func TestFloat32MatrixProducts(t *testing.T) {
 	for _, l := range layouts {
 		for _, c := range []struct{ batch, m, k, n int }{
 			{1, 300, 70, 130}, {1, 256, 64, 256}, {1, 1000, 3, 40}, {3, 129, 33, 200}, {1, 4, 500, 4}, {1, 2000, 576, 64}, {2, 8, 8, 8},
+			{1, 1, 1, 1}, {1, 31, 97, 33}, {2, 65, 31, 95}, {1, 7, 257, 9}, {1, 96, 64, 160},
 		} {
 			lhs, lv := randT(l.lhsDims(c.batch, c.m, c.k)...)
 			rhs, rv := randT(l.rhsDims(c.batch, c.k, c.n)...)
