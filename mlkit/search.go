@@ -51,10 +51,10 @@ func (b *SearchBuilder) Unlabelled() *SearchBuilder { b.unlabelled = true; retur
 // Labelled keeps only inputs labelled with concept (to review a concept's least likely members).
 func (b *SearchBuilder) Labelled(concept string) *SearchBuilder { b.concept = concept; return b }
 
-// InSplit keeps only inputs of one split ("train", "validation" or "test") of the latest version of a
-// dataset.
-func (b *SearchBuilder) InSplit(dataset, split string) *SearchBuilder {
-	b.dataset, b.split = dataset, store.Split(split)
+// InSplit keeps only inputs of one split (SplitTrain, SplitValidation or SplitTest) of the latest version
+// of a dataset.
+func (b *SearchBuilder) InSplit(dataset string, split Split) *SearchBuilder {
+	b.dataset, b.split = dataset, split
 	return b
 }
 
@@ -76,7 +76,7 @@ func (b *SearchBuilder) Run() (*Results, error) {
 	if (b.text == "") == (len(b.like) == 0) {
 		return nil, fmt.Errorf("mlkit: search: give exactly one query: .Text(\"...\") or .Like(inputIDs...)")
 	}
-	emb, err := b.app.Embed(b.model, b.opts)
+	emb, err := b.app.Embed(b.model, EmbedWith(b.opts))
 	if err != nil {
 		return nil, err
 	}
@@ -147,13 +147,9 @@ func (r *Results) loadContext() error {
 func (b *SearchBuilder) filter(r *Results) (func(int64) bool, error) {
 	var inSplit map[int64]bool
 	if b.dataset != "" {
-		v, err := b.app.st.Version(context.Background(), b.dataset, 0)
+		_, members, err := b.app.versionMembers(b.dataset)
 		if err != nil {
-			return nil, fmt.Errorf("mlkit: search: dataset %q: %w", b.dataset, err)
-		}
-		members, err := b.app.st.Members(context.Background(), v.ID)
-		if err != nil {
-			return nil, fmt.Errorf("mlkit: search: dataset %q: %w", b.dataset, err)
+			return nil, fmt.Errorf("mlkit: search: %w", err)
 		}
 		inSplit = map[int64]bool{}
 		for _, m := range members {

@@ -3,15 +3,16 @@ package mlkit
 import (
 	"context"
 	"fmt"
-	"io"
+	"image"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/visionnb/visionnb/mlkit/assets"
 	"github.com/visionnb/visionnb/mlkit/ingest"
-	"github.com/visionnb/visionnb/mlkit/store"
 	"github.com/visionnb/visionnb/mlkit/view"
 )
 
@@ -39,7 +40,7 @@ func TutorialData() (string, error) {
 // UploadTutorialData uploads TutorialData into the app (a folder or a .zip), taking labels from the
 // sub-folder names when labels is true. Re-running it is harmless: already stored photos count as
 // duplicates.
-func (a *App) UploadTutorialData(labels bool) (*ingest.Report, error) {
+func (a *App) UploadTutorialData(labels bool) (*UploadReport, error) {
 	dir, err := TutorialData()
 	if err != nil {
 		return nil, err
@@ -56,9 +57,80 @@ func (a *App) UploadTutorialData(labels bool) (*ingest.Report, error) {
 	return up.Run(context.Background())
 }
 
-// ShowUpload displays an upload report: the counts, labels applied, and every rejected file with its
-// reason.
-func ShowUpload(rep *ingest.Report) error {
+// UploadBuilder collects an upload's sources and options; Run uploads. Start with App.Upload. It is the
+// facade over ingest.Upload: each method does what its namesake there does.
+type UploadBuilder struct{ u *ingest.Upload }
+
+// Upload starts an upload into this app; add sources and options, then Run:
+//
+//	report, err := app.Upload().Folder("photos").LabelsFromFolders().Run(ctx)
+func (a *App) Upload() *UploadBuilder { return &UploadBuilder{u: ingest.New(a.st)} }
+
+// Folder adds every file under dir, recursively (see ingest.Upload.Folder).
+func (b *UploadBuilder) Folder(dir string) *UploadBuilder { b.u.Folder(dir); return b }
+
+// Files adds individual files.
+func (b *UploadBuilder) Files(paths ...string) *UploadBuilder { b.u.Files(paths...); return b }
+
+// Glob adds the files matching a pattern such as "photos/*.jpg".
+func (b *UploadBuilder) Glob(pattern string) *UploadBuilder { b.u.Glob(pattern); return b }
+
+// Zip adds the files inside a zip archive (see ingest.Upload.Zip for what is refused).
+func (b *UploadBuilder) Zip(archive string) *UploadBuilder { b.u.Zip(archive); return b }
+
+// URL adds images downloaded over HTTP(S).
+func (b *UploadBuilder) URL(urls ...string) *UploadBuilder { b.u.URL(urls...); return b }
+
+// LabelsFromFolders labels each file with the name of the folder it sits in (photos/horse/1.jpg: horse).
+func (b *UploadBuilder) LabelsFromFolders() *UploadBuilder { b.u.LabelsFromFolders(); return b }
+
+// Label labels every uploaded file with concept; it wins over LabelsFromFolders.
+func (b *UploadBuilder) Label(concept string) *UploadBuilder { b.u.Label(concept); return b }
+
+// MaxBytes sets the largest file accepted, in bytes.
+func (b *UploadBuilder) MaxBytes(n int64) *UploadBuilder { b.u.MaxBytes(n); return b }
+
+// MaxPixels sets the most pixels an image may claim in its header.
+func (b *UploadBuilder) MaxPixels(n int64) *UploadBuilder { b.u.MaxPixels(n); return b }
+
+// MaxArchiveBytes sets the most bytes read out of one zip archive.
+func (b *UploadBuilder) MaxArchiveBytes(n int64) *UploadBuilder { b.u.MaxArchiveBytes(n); return b }
+
+// MaxZipRatio sets the largest uncompressed/compressed ratio of a zip entry over 1 MiB.
+func (b *UploadBuilder) MaxZipRatio(r float64) *UploadBuilder { b.u.MaxZipRatio(r); return b }
+
+// HTTPClient sets the client used for URL sources.
+func (b *UploadBuilder) HTTPClient(c *http.Client) *UploadBuilder { b.u.HTTPClient(c); return b }
+
+// Timeout sets the per-request timeout of URL downloads.
+func (b *UploadBuilder) Timeout(d time.Duration) *UploadBuilder { b.u.Timeout(d); return b }
+
+// Workers sets how many files are read and decoded at once.
+func (b *UploadBuilder) Workers(n int) *UploadBuilder { b.u.Workers(n); return b }
+
+// OnProgress sets a function called (from one goroutine) after each file is done.
+func (b *UploadBuilder) OnProgress(fn func(done, total int)) *UploadBuilder {
+	b.u.OnProgress(fn)
+	return b
+}
+
+// Run uploads every source and returns the report of what was added, skipped as a duplicate, rejected
+// (with the reason) and labelled; on an error the report, when there is one, says what was done.
+func (b *UploadBuilder) Run(ctx context.Context) (*UploadReport, error) {
+	rep, err := b.u.Run(ctx)
+	if rep == nil {
+		return nil, err
+	}
+	return &UploadReport{Report: rep}, err
+}
+
+// UploadReport is what an upload did: an ingest.Report (its fields and methods), with Show.
+type UploadReport struct {
+	*ingest.Report
+}
+
+// Show displays the report: the counts, labels applied, and every rejected file with its reason.
+func (rep *UploadReport) Show() error {
 	t := view.Table("", "count").Title("Upload report").Caption(rep.Summary())
 	t.Row("added", len(rep.Added)).Row("duplicates skipped", len(rep.Duplicates)).Row("rejected", len(rep.Rejected))
 	var names []string
@@ -81,32 +153,11 @@ func ShowUpload(rep *ingest.Report) error {
 	return err
 }
 
-// Show displays the stats as a table and a bar chart of inputs per class and split.
-func (s *Stats) Show() error {
-	title := fmt.Sprintf("%s: %d inputs, %d unlabelled", s.App, s.Inputs, s.Unlabelled)
-	if s.Dataset != "" {
-		title += fmt.Sprintf(" — dataset %s v%d", s.Dataset, s.Version)
-	}
-	t := view.Table("class", "inputs", "train", "validation", "test").Title(title)
-	var tot ClassStats
-	var cats []string
-	var tr, va, te, all []float64
-	for _, c := range s.Classes {
-		t.Row(c.Concept, c.Inputs, c.Train, c.Validation, c.Test)
-		tot.Inputs, tot.Train, tot.Validation, tot.Test = tot.Inputs+c.Inputs, tot.Train+c.Train, tot.Validation+c.Validation, tot.Test+c.Test
-		cats = append(cats, c.Concept)
-		tr, va, te, all = append(tr, float64(c.Train)), append(va, float64(c.Validation)), append(te, float64(c.Test)), append(all, float64(c.Inputs))
-	}
-	t.Row("total", tot.Inputs, tot.Train, tot.Validation, tot.Test).HighlightRow(len(s.Classes))
-	b := view.Bars().Title("Images per class").Categories(cats...)
-	if s.Dataset != "" {
-		b.Group("train", tr...).Group("validation", va...).Group("test", te...)
-	} else {
-		b.Group("labelled", all...)
-	}
-	_, err := view.Show(view.Row(t, b.Size(520, 360)))
-	return err
-}
+// Image returns an input's picture, decoded and upright.
+func (a *App) Image(in Input) (image.Image, error) { return ingest.LoadImage(a.st, in) }
+
+// ThumbnailPath returns the path of an input's JPEG thumbnail (longest side 256 pixels).
+func (a *App) ThumbnailPath(in Input) string { return a.st.ThumbPath(in.SHA256) }
 
 // Gallery renders inputs with their file names and labels; pass captions-by-id to override.
 func (a *App) Gallery(inputs []Input, title string) *view.GalleryView {
@@ -122,50 +173,3 @@ func (a *App) Gallery(inputs []Input, title string) *view.GalleryView {
 	}
 	return g
 }
-
-// ShowSplit displays up to n inputs of one split ("train", "validation", "test") of a dataset's latest
-// version, n/classes per class so every class is visible.
-func (a *App) ShowSplit(datasetName, split string, n int) error {
-	ctx := context.Background()
-	v, err := a.st.Version(ctx, datasetName, 0)
-	if err != nil {
-		return fmt.Errorf("mlkit: dataset %q: %w", datasetName, err)
-	}
-	members, err := a.st.Members(ctx, v.ID)
-	if err != nil {
-		return fmt.Errorf("mlkit: dataset %q: %w", datasetName, err)
-	}
-	per := map[string][]int64{}
-	var classes []string
-	for _, m := range members {
-		if string(m.Split) != split {
-			continue
-		}
-		if _, ok := per[m.Concept]; !ok {
-			classes = append(classes, m.Concept)
-		}
-		per[m.Concept] = append(per[m.Concept], m.InputID)
-	}
-	if len(classes) == 0 {
-		return fmt.Errorf("mlkit: dataset %q v%d has no %q split (splits are train, validation, test)", datasetName, v.Number, split)
-	}
-	sort.Strings(classes)
-	each := max(1, n/len(classes))
-	var ids []int64
-	total := 0
-	for _, c := range classes {
-		total += len(per[c])
-		ids = append(ids, per[c][:min(each, len(per[c]))]...)
-	}
-	inputs, err := a.st.Inputs(ctx, store.InputFilter{IDs: ids})
-	if err != nil {
-		return err
-	}
-	_, err = a.Gallery(inputs, fmt.Sprintf("%s v%d — %s: %d images (showing %d)", datasetName, v.Number, split, total, len(inputs))).Show()
-	return err
-}
-
-// Messages is where mlkit writes its short notices (e.g. the leakage check before a test evaluation):
-// standard output by default, so they appear in the notebook; the CLI sends them to standard error to keep
-// --json output clean.
-var Messages io.Writer = os.Stdout
