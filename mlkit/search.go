@@ -202,8 +202,11 @@ func (r *Results) Gallery(hits []search.Hit) *view.GalleryView {
 	return g
 }
 
-// Show displays one page (0-based) of the ranking inline (or writes it to a file outside a notebook).
-func (r *Results) Show(page int) error {
+// Show displays the ranking's first page inline (or writes it to a file outside a notebook).
+func (r *Results) Show() error { return r.ShowPage(0) }
+
+// ShowPage displays one page (0-based) of the ranking.
+func (r *Results) ShowPage(page int) error {
 	_, err := r.Gallery(r.Hits).Title(fmt.Sprintf("%s — %d results (%s)", r.Query, len(r.Hits), r.Model)).Page(page).Show()
 	return err
 }

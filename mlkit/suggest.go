@@ -173,8 +173,11 @@ func (a *App) suggest(emb *Embeddings, labels []store.Label, concepts []string, 
 	return out, nil
 }
 
-// Show displays the suggestions (most confident first) for review.
-func (s *Suggestions) Show(page int) error {
+// Show displays the first page of suggestions (most confident first) for review.
+func (s *Suggestions) Show() error { return s.ShowPage(0) }
+
+// ShowPage displays one page (0-based) of the suggestions.
+func (s *Suggestions) ShowPage(page int) error {
 	g := view.Gallery().Columns(8).PageSize(48).ThumbSize(112).Page(page).
 		Title(fmt.Sprintf("%d suggested labels (%s)", len(s.Items), s.Source))
 	for _, it := range s.Items {
