@@ -22,12 +22,17 @@ func SimilarAbove(threshold float32) LeakageOption {
 	return func(o *leakageOptions) { o.threshold = threshold }
 }
 
-// LeakageReport lists near-duplicate images across the splits of a dataset version.
-type LeakageReport struct {
+// CheckedData says what a check (App.Leakage, App.LabelErrors) looked at.
+type CheckedData struct {
 	app      *App
 	Embedder string
 	Dataset  string
 	Version  int
+}
+
+// LeakageReport lists near-duplicate images across the splits of a dataset version.
+type LeakageReport struct {
+	CheckedData
 	// Threshold is the cosine similarity the pairs reach at least.
 	Threshold float32
 	// Pairs are the near duplicates, most similar first.
@@ -55,7 +60,7 @@ func (a *App) Leakage(embedder, dataset string, opts ...LeakageOption) (*Leakage
 	if err != nil {
 		return nil, fmt.Errorf("mlkit: leakage check of %s v%d: %w", dataset, v.Number, err)
 	}
-	return &LeakageReport{app: a, Embedder: embedder, Dataset: dataset, Version: v.Number, Threshold: o.threshold, Pairs: pairs}, nil
+	return &LeakageReport{CheckedData: CheckedData{app: a, Embedder: embedder, Dataset: dataset, Version: v.Number}, Threshold: o.threshold, Pairs: pairs}, nil
 }
 
 // splitVectors groups the members' vectors by split, in store.Splits order, for eval.Leakage; vector
@@ -166,11 +171,8 @@ func MinConfidence(p float64) LabelErrorOption {
 
 // LabelIssues are the likely mislabels of a dataset version, most likely first.
 type LabelIssues struct {
-	app      *App
-	Embedder string
-	Dataset  string
-	Version  int
-	Items    []LabelIssue
+	CheckedData
+	Items []LabelIssue
 }
 
 // LabelErrors finds likely mislabels among the labelled inputs of a dataset's latest version: it trains
@@ -261,7 +263,7 @@ func (a *App) LabelErrors(embedder, dataset string, opts ...LabelErrorOption) (*
 		}
 	}
 	sort.Slice(issues, func(i, j int) bool { return issues[i].GivenProb < issues[j].GivenProb })
-	return &LabelIssues{app: a, Embedder: embedder, Dataset: dataset, Version: v.Number, Items: issues}, nil
+	return &LabelIssues{CheckedData: CheckedData{app: a, Embedder: embedder, Dataset: dataset, Version: v.Number}, Items: issues}, nil
 }
 
 // Show displays the likely mislabels for review: fix each with app.Relabel(concept, id).

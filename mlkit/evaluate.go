@@ -81,14 +81,7 @@ func Recompute() EvalOption { return func(o *evalOptions) { o.recompute = true }
 func (a *App) Evaluate(model, dataset string, split Split, opts ...EvalOption) (*Evaluation, error) {
 	ctx := context.Background()
 	o := newEvalOptions(opts)
-	if err := checkSplit("evaluate", split); err != nil {
-		return nil, err
-	}
-	m, err := a.finishedModel(ctx, model)
-	if err != nil {
-		return nil, err
-	}
-	v, members, err := a.versionMembersAt(dataset, o.version)
+	m, v, members, err := a.evaluationInputs(ctx, a, model, dataset, split, o)
 	if err != nil {
 		return nil, err
 	}
@@ -115,30 +108,29 @@ func (a *App) Evaluate(model, dataset string, split Split, opts ...EvalOption) (
 func (a *App) EvaluateOn(other *App, model, dataset string, split Split, opts ...EvalOption) (*Evaluation, error) {
 	ctx := context.Background()
 	o := newEvalOptions(opts)
-	if err := checkSplit("evaluate", split); err != nil {
-		return nil, err
-	}
-	m, err := a.finishedModel(ctx, model)
-	if err != nil {
-		return nil, err
-	}
-	v, members, err := other.versionMembersAt(dataset, o.version)
+	m, v, members, err := a.evaluationInputs(ctx, other, model, dataset, split, o)
 	if err != nil {
 		return nil, err
 	}
 	return a.evaluateAndSave(ctx, other, m, members, other.Dir()+":"+dataset, v.Number, split, o)
 }
 
-// finishedModel returns the record of a model trained to the end.
-func (a *App) finishedModel(ctx context.Context, model string) (store.Model, error) {
+// evaluationInputs checks what an evaluation asks for and fetches it: the split's name, one of a's models
+// trained to the end, and the dataset version of data (a itself, or another app) with its members.
+func (a *App) evaluationInputs(ctx context.Context, data *App, model, dataset string, split Split, o evalOptions) (store.Model, store.Version, []store.Member, error) {
+	var v store.Version
+	if err := checkSplit("evaluate", split); err != nil {
+		return store.Model{}, v, nil, err
+	}
 	m, err := a.st.Model(ctx, model)
 	if err != nil {
-		return m, fmt.Errorf("mlkit: evaluate: %w", err)
+		return m, v, nil, fmt.Errorf("mlkit: evaluate: %w", err)
 	}
 	if m.Status != ModelStatusDone {
-		return m, fmt.Errorf("mlkit: evaluate: model %q is %s, not trained to the end: train it again", model, m.Status)
+		return m, v, nil, fmt.Errorf("mlkit: evaluate: model %q is %s, not trained to the end: train it again", model, m.Status)
 	}
-	return m, nil
+	v, members, err := data.versionMembersAt(dataset, o.version)
+	return m, v, members, err
 }
 
 // evaluateAndSave runs one of a's models on one split of data's dataset version (data is a itself, or

@@ -16,10 +16,7 @@ import (
 // type-checks every call against the current API.
 func vetScratch(t *testing.T, name, src string) {
 	t.Helper()
-	root, err := ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := longModuleTest(t)
 	dir := t.TempDir()
 	if err := writeExportModule(dir, name, root); err != nil {
 		t.Fatal(err)
@@ -27,12 +24,31 @@ func vetScratch(t *testing.T, name, src string) {
 	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("go", "vet", ".")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off")
-	if out, err := cmd.CombinedOutput(); err != nil {
+	if out, err := offlineGo(dir, "vet", ".").CombinedOutput(); err != nil {
 		t.Fatalf("%s does not build against the current API: %v\n%s\nsource:\n%s", name, err, out, numbered(src))
 	}
+}
+
+// offlineGo is the go command run in dir with the module cache only (no network, no workspace).
+func offlineGo(dir string, args ...string) *exec.Cmd {
+	cmd := exec.Command("go", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off")
+	return cmd
+}
+
+// longModuleTest skips in -short mode (building scratch modules takes seconds) and returns the module
+// root.
+func longModuleTest(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds scratch modules; skipped in -short mode")
+	}
+	root, err := ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
 }
 
 func numbered(src string) string {
@@ -71,13 +87,7 @@ func stdImports(code, have string) []string {
 // TestREADMECodeBuilds compiles the README's first Go block (a notebook cell) against the current API, so
 // the first code a reader sees cannot rot.
 func TestREADMECodeBuilds(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a scratch module; skipped in -short mode")
-	}
-	root, err := ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := longModuleTest(t)
 	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
 	if err != nil {
 		t.Fatal(err)
@@ -96,13 +106,7 @@ func TestREADMECodeBuilds(t *testing.T) {
 // declare (imports, functions, constants), each "%%" cell is a program body. Each body becomes one
 // function of a scratch main package beside the declarations, and the package is vetted.
 func TestNotebookCellsBuild(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds scratch modules; skipped in -short mode")
-	}
-	root, err := ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := longModuleTest(t)
 	nbs, err := filepath.Glob(filepath.Join(root, "notebooks", "*.ipynb"))
 	if err != nil || len(nbs) == 0 {
 		t.Fatalf("no notebooks found: %v", err)
