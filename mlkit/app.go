@@ -30,9 +30,11 @@
 //     dataset, then the split (typed Split: SplitTrain, SplitValidation, SplitTest, or "train", ...).
 //   - Steps with many knobs are fluent builders ending in Run: Upload, Search and Train. Every other step
 //     takes its few optional settings as functional options (EvalOption, EmbedOption, SuggestOption,
-//     CheckOption), so a call without options means the documented defaults.
+//     LeakageOption, LabelErrorOption), so a call without options means the documented defaults; there
+//     are no zero-means-default arguments.
 //   - Every result has Show(), displaying it inline in a notebook (or writing a file outside one), and
-//     keeps its data in exported fields: rep.Show(), issues.Show(), leakage.Show(), eval.Show().
+//     keeps its data in exported fields: rep.Show(), issues.Show(), leakage.Show(), eval.Show(); paged
+//     results add ShowPage(n).
 //   - Must and Check stop a notebook cell with the error printed, for cells that have nothing better to
 //     do with one.
 //
