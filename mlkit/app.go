@@ -1,23 +1,52 @@
 // Package mlkit is the notebook's entry point: open an app (a project folder with your images, labels and
-// datasets), upload photos, label them, split them into train/validation/test, and look at the counts.
+// datasets) and walk the tutorial's steps, one file of this package each:
 //
-//	app, err := mlkit.Create("animals")            // ~/mlkit/apps/animals, created when missing
-//	app, err = mlkit.Open("animals")               // later: open it (an error if it does not exist)
-//	report, err := app.Upload().Folder("photos").LabelsFromFolders().Run(ctx)
-//	fmt.Println(report.Summary())
-//	v, err := app.Split("animals", mlkit.Counts(500, 100, 100).WithSeed(42))
-//	stats, err := app.Stats()
-//	fmt.Println(stats)
+//	app.go       Create, Open, Close; Stats
+//	upload.go    app.Upload()...Run(ctx), app.UploadTutorialData
+//	label.go     app.Label, Relabel, Unlabel, History; listing inputs and concepts
+//	search.go    app.Search(embedder).Like(ids...).Run(): text and visual search, selections to label
+//	suggest.go   app.SuggestFromLabels, app.SuggestZeroShot: proposed labels to review and accept
+//	split.go     app.Split(dataset, spec): frozen train/validation/test versions
+//	embed.go     app.Embed(embedder): cached embeddings
+//	train.go     app.Train(name)...Run()
+//	evaluate.go  app.Evaluate(model, dataset, split)
+//	compare.go   app.Compare and app.Select (on validation)
+//	test.go      app.Test(dataset): the one-time test rule and its history
+//	checks.go    app.LabelErrors, app.Leakage
+//	predict.go   app.Predictor(model), LoadPredictor(dir): predictions on new images
+//	export.go    app.ExportModel, app.ExportDataset
 //
-// The facade only composes the lower packages: store (files and database), ingest (uploads) and dataset
-// (labels and versions). Use App.Store() to reach them directly.
+// For example:
+//
+//	app := mlkit.Must(mlkit.Create("animals"))     // ~/mlkit/apps/animals, created when missing
+//	defer app.Close()
+//	rep := mlkit.Must(app.Upload().Folder("photos").LabelsFromFolders().Run(ctx))
+//	mlkit.Check(rep.Show())
+//	mlkit.Must(app.Split("animals", mlkit.Counts(500, 100, 100).WithSeed(42)))
+//	mlkit.Check(mlkit.Must(app.Stats()).Show())
+//
+// Conventions, the same in every step:
+//   - Arguments come in the order (model, dataset, split): the embedder or trained model first, then the
+//     dataset, then the split (typed Split: SplitTrain, SplitValidation, SplitTest, or "train", ...).
+//   - Steps with many knobs are fluent builders ending in Run: Upload, Search and Train. Every other step
+//     takes its few optional settings as functional options (EvalOption, EmbedOption, SuggestOption,
+//     LeakageOption, LabelErrorOption), so a call without options means the documented defaults; there
+//     are no zero-means-default arguments.
+//   - Every result has Show(), displaying it inline in a notebook (or writing a file outside one), and
+//     keeps its data in exported fields: rep.Show(), issues.Show(), leakage.Show(), eval.Show(); paged
+//     results add ShowPage(n).
+//   - Must and Check stop a notebook cell with the error printed, for cells that have nothing better to
+//     do with one.
+//
+// The facade only composes the lower packages: store (files and database), ingest (uploads), dataset
+// (labels and versions), embed, search, train, eval and view. Use App.Store() to reach them directly.
 package mlkit
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"image"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -25,33 +54,13 @@ import (
 	"text/tabwriter"
 
 	"github.com/visionnb/visionnb/mlkit/dataset"
-	"github.com/visionnb/visionnb/mlkit/ingest"
 	"github.com/visionnb/visionnb/mlkit/names"
 	"github.com/visionnb/visionnb/mlkit/store"
+	"github.com/visionnb/visionnb/mlkit/view"
 )
 
 // HomeEnv names the environment variable that sets where apps opened by name live: $MLKIT_HOME/<name>.
 const HomeEnv = "MLKIT_HOME"
-
-// Input is one uploaded image (see store.Input).
-type Input = store.Input
-
-// Concept is a class name with its number of labelled inputs (see store.Concept).
-type Concept = store.Concept
-
-// SplitSpec says how to split labelled inputs into train, validation and test (see dataset.SplitSpec).
-type SplitSpec = dataset.SplitSpec
-
-// Version is a frozen dataset version with its per-split, per-class counts (see dataset.Version).
-type Version = dataset.Version
-
-// Counts returns a split spec with these train, validation and test sizes, e.g. Counts(500, 100, 100).
-func Counts(train, validation, test int) SplitSpec { return dataset.Counts(train, validation, test) }
-
-// Fractions returns a split spec with these shares, e.g. Fractions(0.7, 0.15, 0.15).
-func Fractions(train, validation, test float64) SplitSpec {
-	return dataset.Fractions(train, validation, test)
-}
 
 // App is an open project: its images, labels and datasets.
 type App struct {
@@ -174,97 +183,6 @@ func (a *App) Dir() string { return a.st.Dir() }
 // Store returns the app's store, for the lower-level packages.
 func (a *App) Store() *store.Store { return a.st }
 
-// Upload starts an upload into this app; add sources and options, then Run:
-//
-//	report, err := app.Upload().Folder("photos").LabelsFromFolders().Run(ctx)
-func (a *App) Upload() *ingest.Upload { return ingest.New(a.st) }
-
-// Concepts lists the class names with how many inputs carry each.
-func (a *App) Concepts() ([]Concept, error) { return dataset.Concepts(context.Background(), a.st) }
-
-// CreateConcepts creates class names ahead of labelling; existing ones are kept.
-func (a *App) CreateConcepts(names ...string) error {
-	return dataset.CreateConcepts(context.Background(), a.st, names...)
-}
-
-// Label labels inputs with concept (created when missing) by hand, keeping their other labels. It returns
-// how many labels were added.
-func (a *App) Label(concept string, inputIDs ...int64) (int, error) {
-	return dataset.Label(context.Background(), a.st, concept, inputIDs, dataset.Manual())
-}
-
-// LabelFromSearch labels inputs found by a text or visual search; query is recorded with each label.
-func (a *App) LabelFromSearch(concept, query string, inputIDs ...int64) (int, error) {
-	return dataset.Label(context.Background(), a.st, concept, inputIDs, dataset.FromSearch(query))
-}
-
-// Relabel fixes mislabels: concept becomes the only label of each input; the old labels stay in the history.
-func (a *App) Relabel(concept string, inputIDs ...int64) (int, error) {
-	return dataset.Relabel(context.Background(), a.st, concept, inputIDs, dataset.Manual())
-}
-
-// Unlabel removes concept from the inputs (every label when concept is ""); it stays in the history.
-func (a *App) Unlabel(concept string, inputIDs ...int64) (int, error) {
-	return dataset.Unlabel(context.Background(), a.st, concept, inputIDs)
-}
-
-// History lists every label an input has had, removed ones included, oldest first.
-func (a *App) History(inputID int64) ([]store.Annotation, error) {
-	return dataset.History(context.Background(), a.st, inputID)
-}
-
-// Inputs lists all inputs (ordered by id) with their labels.
-func (a *App) Inputs() ([]Input, error) {
-	return a.st.Inputs(context.Background(), store.InputFilter{})
-}
-
-// InputsLabelled lists the inputs labelled concept.
-func (a *App) InputsLabelled(concept string) ([]Input, error) {
-	return a.st.Inputs(context.Background(), store.InputFilter{Concept: concept})
-}
-
-// Unlabelled lists the inputs without any label.
-func (a *App) Unlabelled() ([]Input, error) {
-	return a.st.Inputs(context.Background(), store.InputFilter{Unlabelled: true})
-}
-
-// Remove hides inputs from the app (their labels and files are kept; uploading them again restores them).
-func (a *App) Remove(inputIDs ...int64) (int, error) {
-	return dataset.RemoveInputs(context.Background(), a.st, inputIDs, false)
-}
-
-// Image returns an input's picture, decoded and upright.
-func (a *App) Image(in Input) (image.Image, error) { return ingest.LoadImage(a.st, in) }
-
-// ThumbnailPath returns the path of an input's JPEG thumbnail (longest side 256 pixels).
-func (a *App) ThumbnailPath(in Input) string { return a.st.ThumbPath(in.SHA256) }
-
-// Split freezes a new version of the dataset called name: the labelled inputs split into train, validation
-// and test per spec, stratified by class. Later versions keep every earlier member in its split and only
-// assign new inputs (see dataset.CreateVersion). Running it again with the same spec on the same labelled
-// inputs returns the latest version as is (Version.Reused), so a notebook re-runs without making new
-// versions; a changed spec that only assigned new inputs prints its Version.Warning to Messages.
-func (a *App) Split(name string, spec SplitSpec) (*Version, error) {
-	v, err := dataset.CreateVersion(context.Background(), a.st, name, spec)
-	if err == nil && v.Warning != "" {
-		fmt.Fprintln(Messages, "⚠ "+v.Warning)
-	}
-	return v, err
-}
-
-// CreateDataset is Split under the name the tutorial uses for its first version.
-func (a *App) CreateDataset(name string, spec SplitSpec) (*Version, error) {
-	return a.Split(name, spec)
-}
-
-// Version returns version number of dataset name, 0 meaning the latest.
-func (a *App) Version(name string, number int) (*Version, error) {
-	return dataset.OpenVersion(context.Background(), a.st, name, number)
-}
-
-// Versions lists every dataset version, by dataset then number.
-func (a *App) Versions() ([]store.Version, error) { return a.st.Versions(context.Background()) }
-
 // ClassStats are one class's counts.
 type ClassStats struct {
 	Concept                 string `json:"concept"`
@@ -369,4 +287,60 @@ func (s *Stats) String() string {
 	fmt.Fprintf(tw, "total\t%d\t%d\t%d\t%d\t\n", t.Inputs, t.Train, t.Validation, t.Test)
 	_ = tw.Flush()
 	return b.String()
+}
+
+// Show displays the stats as a table and a bar chart of inputs per class and split.
+func (s *Stats) Show() error {
+	title := fmt.Sprintf("%s: %d inputs, %d unlabelled", s.App, s.Inputs, s.Unlabelled)
+	if s.Dataset != "" {
+		title += fmt.Sprintf(" — dataset %s v%d", s.Dataset, s.Version)
+	}
+	t := view.Table("class", "inputs", "train", "validation", "test").Title(title)
+	var tot ClassStats
+	var cats []string
+	var tr, va, te, all []float64
+	for _, c := range s.Classes {
+		t.Row(c.Concept, c.Inputs, c.Train, c.Validation, c.Test)
+		tot.Inputs, tot.Train, tot.Validation, tot.Test = tot.Inputs+c.Inputs, tot.Train+c.Train, tot.Validation+c.Validation, tot.Test+c.Test
+		cats = append(cats, c.Concept)
+		tr, va, te, all = append(tr, float64(c.Train)), append(va, float64(c.Validation)), append(te, float64(c.Test)), append(all, float64(c.Inputs))
+	}
+	t.Row("total", tot.Inputs, tot.Train, tot.Validation, tot.Test).HighlightRow(len(s.Classes))
+	b := view.Bars().Title("Images per class").Categories(cats...)
+	if s.Dataset != "" {
+		b.Group("train", tr...).Group("validation", va...).Group("test", te...)
+	} else {
+		b.Group("labelled", all...)
+	}
+	_, err := view.Show(view.Row(t, b.Size(520, 360)))
+	return err
+}
+
+// Messages is where mlkit writes its short notices (e.g. the leakage check before a test evaluation):
+// standard output by default, so they appear in the notebook; the CLI sends them to standard error to keep
+// --json output clean.
+var Messages io.Writer = os.Stdout
+
+// checkExit and checkOutput are what Check stops with and writes to (tests replace them).
+var (
+	checkExit             = os.Exit
+	checkOutput io.Writer = os.Stderr
+)
+
+// Check stops a notebook cell when a step failed: it prints "error: " and err to standard error and
+// exits with status 1 (in a GoNB cell, the cell's program). A nil err does nothing. Use it, and Must, in
+// notebook cells and small programs; library code returns its errors instead.
+func Check(err error) {
+	if err != nil {
+		fmt.Fprintln(checkOutput, "error:", err)
+		checkExit(1)
+	}
+}
+
+// Must returns v when err is nil, and otherwise stops like Check:
+//
+//	app := mlkit.Must(mlkit.Open("animals"))
+func Must[T any](v T, err error) T {
+	Check(err)
+	return v
 }

@@ -30,14 +30,14 @@ func noEmbeddingInput(t *testing.T, app *App) int64 {
 func TestLabelErrorsReportsInputsItCannotCheck(t *testing.T) {
 	quietMessages(t)
 	app := ruleApp(t)
-	if _, err := app.LabelErrors("ds", DefaultEmbedder, 100, 0.5); err == nil || !strings.Contains(err.Error(), "100 folds") {
+	if _, err := app.LabelErrors(DefaultEmbedder, "ds", Folds(100)); err == nil || !strings.Contains(err.Error(), "100 folds") {
 		t.Fatalf("100 folds on 36 inputs: err = %v", err)
 	}
-	if _, err := app.LabelErrors("ds", DefaultEmbedder, 3, 0.5); err != nil {
+	if _, err := app.LabelErrors(DefaultEmbedder, "ds", Folds(3)); err != nil {
 		t.Fatalf("every input embedded: %v", err)
 	}
 	id := noEmbeddingInput(t, app)
-	_, err := app.LabelErrors("ds", DefaultEmbedder, 3, 0.5)
+	_, err := app.LabelErrors(DefaultEmbedder, "ds", Folds(3))
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("input %d", id)) || !strings.Contains(err.Error(), "ds v1") {
 		t.Fatalf("an input without an embedding: err = %v, want an error naming input %d", err, id)
 	}

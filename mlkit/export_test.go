@@ -85,9 +85,7 @@ func TestExportModelIsAStandaloneModule(t *testing.T) {
 	}
 	// Build it where it is, outside the repository, from the module cache only.
 	bin := filepath.Join(t.TempDir(), "predict")
-	cmd := exec.Command("go", "build", "-o", bin, "./predict")
-	cmd.Dir = out
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off")
+	cmd := offlineGo(out, "build", "-o", bin, "./predict")
 	start := time.Now()
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build in the exported folder: %v\n%s\ngo.mod:\n%s", err, msg, gomod)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/visionnb/visionnb/mlkit/assets"
 	"github.com/visionnb/visionnb/mlkit/embed"
+	"github.com/visionnb/visionnb/mlkit/eval"
 	"github.com/visionnb/visionnb/mlkit/ingest"
 	"github.com/visionnb/visionnb/mlkit/internal/csvsafe"
 	"github.com/visionnb/visionnb/mlkit/store"
@@ -97,14 +98,122 @@ func loadPredictor(dir, cacheRoot string) (*Predictor, error) {
 
 // PredictImages returns class probabilities for decoded images (columns in Card.Classes order).
 func (p *Predictor) PredictImages(imgs []image.Image) ([][]float32, error) {
-	if p.em != nil {
-		vecs, err := p.em.EmbedImages(imgs)
-		if err != nil {
-			return nil, fmt.Errorf("mlkit: embedding for %q: %w", p.Card.Name, err)
+	return p.classify(imageBatch(imgs))
+}
+
+// modelInput is a batch of items to classify, able to give what either kind of model reads.
+type modelInput interface {
+	// vectors returns the items' embeddings, from p's embedder (heads).
+	vectors(p *Predictor) ([][]float32, error)
+	// pixels runs a deep model on the items' pixels.
+	pixels(p *train.Predictor) ([][]float32, error)
+}
+
+// classify returns the class probabilities of a batch: a head classifies the items' embedding vectors,
+// a deep model their pixels. This is the one place that tells the two kinds apart when predicting.
+func (p *Predictor) classify(in modelInput) ([][]float32, error) {
+	var probs [][]float32
+	var err error
+	if p.Card.Kind == KindHead {
+		var vecs [][]float32
+		if vecs, err = in.vectors(p); err != nil {
+			return nil, err
 		}
-		return p.p.PredictVectors(vecs)
+		probs, err = p.p.PredictVectors(vecs)
+	} else {
+		probs, err = in.pixels(p.p)
 	}
-	return p.p.PredictImages(imgs)
+	if err != nil {
+		return nil, fmt.Errorf("mlkit: predicting with %q: %w", p.Card.Name, err)
+	}
+	return probs, nil
+}
+
+// embedder returns the head's embedder.
+func (p *Predictor) embedder() (embed.Embedder, error) {
+	if p.em == nil {
+		return nil, fmt.Errorf("mlkit: model %q has no embedder loaded to embed images with", p.Card.Name)
+	}
+	return p.em, nil
+}
+
+// imageBatch is decoded images to classify.
+type imageBatch []image.Image
+
+func (b imageBatch) vectors(p *Predictor) ([][]float32, error) {
+	em, err := p.embedder()
+	if err != nil {
+		return nil, err
+	}
+	vecs, err := em.EmbedImages(b)
+	if err != nil {
+		return nil, fmt.Errorf("mlkit: embedding for %q: %w", p.Card.Name, err)
+	}
+	return vecs, nil
+}
+
+func (b imageBatch) pixels(p *train.Predictor) ([][]float32, error) { return p.PredictImages(b) }
+
+// appInputs is inputs of an app to classify: heads read their cached embeddings (computed when missing),
+// deep models their original files, through the app's decoded-pixels cache.
+type appInputs struct {
+	app   *App
+	ids   []int64
+	paths []string
+}
+
+func (in appInputs) vectors(p *Predictor) ([][]float32, error) {
+	emb, err := in.app.Embed(p.Card.Embedder)
+	if err != nil {
+		return nil, err
+	}
+	vecs := make([][]float32, len(in.ids))
+	for i, id := range in.ids {
+		if vecs[i] = emb.Vector(id); vecs[i] == nil {
+			return nil, fmt.Errorf("mlkit: evaluate %q: input %d has no %s embedding", p.Card.Name, id, p.Card.Embedder)
+		}
+	}
+	return vecs, nil
+}
+
+func (in appInputs) pixels(p *train.Predictor) ([][]float32, error) {
+	p.SetCacheDir(filepath.Join(in.app.Dir(), "cache", "pixels"))
+	return p.Predict(in.paths)
+}
+
+// predictMembers runs one of a's models on the labelled members of one split of data's dataset version
+// (data is a itself, or another app whose photos the model is evaluated on).
+func (a *App) predictMembers(data *App, m store.Model, members []store.Member, split Split) (eval.Predictions, error) {
+	label := map[string]int{}
+	for i, c := range m.Classes {
+		label[c] = i
+	}
+	p := eval.Predictions{Classes: m.Classes}
+	in := appInputs{app: data}
+	for _, mem := range members {
+		if mem.Split != split || mem.Concept == "" {
+			continue
+		}
+		l, ok := label[mem.Concept]
+		if !ok {
+			return p, fmt.Errorf("mlkit: evaluate %q: input %d is labelled %q, a class the model was not trained on (%s)", m.Name, mem.InputID, mem.Concept, strings.Join(m.Classes, ", "))
+		}
+		p.Labels = append(p.Labels, l)
+		p.IDs = append(p.IDs, mem.InputID)
+		in.ids = append(in.ids, mem.InputID)
+		in.paths = append(in.paths, data.st.BlobPath(mem.SHA256))
+	}
+	if len(in.ids) == 0 {
+		return p, fmt.Errorf("mlkit: evaluate %q: the %s split has no labelled inputs", m.Name, split)
+	}
+	tp, err := train.Load(filepath.Join(a.Dir(), m.Dir))
+	if err != nil {
+		return p, fmt.Errorf("mlkit: loading model %q: %w", m.Name, err)
+	}
+	pr := &Predictor{Card: ModelCard{Name: m.Name, Kind: m.Kind, Family: m.Family, Embedder: m.Embedder, Classes: m.Classes,
+		Dataset: m.Dataset, Version: m.Version}, p: tp}
+	p.Probs, err = pr.classify(in)
+	return p, err
 }
 
 // Prediction is one image's predicted class.
@@ -234,7 +343,7 @@ func (p *Predictor) PredictFiles(files []string) ([]Prediction, error) {
 			}
 			b.add(i, sha, img, nil)
 		}
-		if len(b.idx) >= predictBatch || b.pixels >= predictBatchPixels {
+		if len(b.idx) >= predictBatch || b.npixels >= predictBatchPixels {
 			if err := p.flush(&b, out); err != nil {
 				return nil, err
 			}
@@ -249,18 +358,49 @@ func (p *Predictor) PredictFiles(files []string) ([]Prediction, error) {
 // predictionBatch is the files of PredictFiles waiting to be predicted: each with its decoded image, or
 // (for a head) its cached vector.
 type predictionBatch struct {
-	idx    []int
-	shas   []string
-	imgs   []image.Image
-	vecs   [][]float32
-	pixels int64
+	idx     []int
+	shas    []string
+	imgs    []image.Image
+	vecs    [][]float32
+	npixels int64
 }
 
 func (b *predictionBatch) add(i int, sha string, img image.Image, vec []float32) {
 	b.idx, b.shas, b.imgs, b.vecs = append(b.idx, i), append(b.shas, sha), append(b.imgs, img), append(b.vecs, vec)
 	if img != nil {
-		b.pixels += int64(img.Bounds().Dx()) * int64(img.Bounds().Dy())
+		b.npixels += int64(img.Bounds().Dx()) * int64(img.Bounds().Dy())
 	}
+}
+
+// vectors returns the batch's embeddings: the cached ones, and the images without one embedded now (and
+// cached).
+func (b *predictionBatch) vectors(p *Predictor) ([][]float32, error) {
+	var todo []int
+	var imgs []image.Image
+	for k, img := range b.imgs {
+		if b.vecs[k] == nil {
+			todo, imgs = append(todo, k), append(imgs, img)
+		}
+	}
+	if len(imgs) > 0 {
+		em, err := p.embedder()
+		if err != nil {
+			return nil, err
+		}
+		vecs, err := em.EmbedImages(imgs)
+		if err != nil {
+			return nil, fmt.Errorf("mlkit: embedding %d images for %q: %w", len(imgs), p.Card.Name, err)
+		}
+		for j, k := range todo {
+			b.vecs[k] = vecs[j]
+			_ = p.cache.put(b.shas[k], vecs[j]) // a cache that cannot be written only costs speed
+		}
+	}
+	return b.vecs, nil
+}
+
+func (b *predictionBatch) pixels(p *train.Predictor) ([][]float32, error) {
+	return p.PredictImages(b.imgs)
 }
 
 // flush predicts the batch into out and empties it; a head embeds (and caches) only the images without a
@@ -270,40 +410,12 @@ func (p *Predictor) flush(b *predictionBatch, out []Prediction) error {
 		return nil
 	}
 	defer func() { *b = predictionBatch{} }()
-	var probs [][]float32
-	var err error
-	if p.em == nil {
-		probs, err = p.p.PredictImages(b.imgs)
-	} else {
-		var todo []int
-		var imgs []image.Image
-		for k, img := range b.imgs {
-			if b.vecs[k] == nil {
-				todo, imgs = append(todo, k), append(imgs, img)
-			}
-		}
-		if len(imgs) > 0 {
-			vecs, err := p.em.EmbedImages(imgs)
-			if err != nil {
-				return fmt.Errorf("mlkit: embedding %d images for %q: %w", len(imgs), p.Card.Name, err)
-			}
-			for j, k := range todo {
-				b.vecs[k] = vecs[j]
-				_ = p.cache.put(b.shas[k], vecs[j]) // a cache that cannot be written only costs speed
-			}
-		}
-		probs, err = p.p.PredictVectors(b.vecs)
-	}
+	probs, err := p.classify(b)
 	if err != nil {
-		return fmt.Errorf("mlkit: predicting with %q: %w", p.Card.Name, err)
+		return err
 	}
 	for k, i := range b.idx {
-		best := 0
-		for c := range probs[k] {
-			if probs[k][c] > probs[k][best] {
-				best = c
-			}
-		}
+		best := eval.Argmax(probs[k])
 		out[i].Probs, out[i].Class, out[i].Confidence = probs[k], p.Card.Classes[best], probs[k][best]
 	}
 	return nil

@@ -3,11 +3,12 @@ package mlkit
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 
-	"github.com/visionnb/visionnb/mlkit/dataset"
 	"github.com/visionnb/visionnb/mlkit/embed"
 	"github.com/visionnb/visionnb/mlkit/search"
+	"github.com/visionnb/visionnb/mlkit/store"
 	"github.com/visionnb/visionnb/mlkit/view"
 )
 
@@ -28,18 +29,57 @@ type Suggestions struct {
 	Items  []Suggestion
 }
 
-// SuggestZeroShot proposes a concept for every unlabelled input from text prompts, with CLIP's
-// probabilities softmax(scale·cosine). It needs a cross-modal embedder; with an image-only model it
-// returns ErrNoTextTower (use SuggestFromLabels instead).
-func (a *App) SuggestZeroShot(model string, concepts []string, template string, opts ...embed.Options) (*Suggestions, error) {
-	o := embed.NewOptions()
-	if len(opts) > 0 {
-		o = opts[0]
+// SuggestOption adjusts App.SuggestZeroShot and App.SuggestFromLabels.
+type SuggestOption func(*suggestOptions)
+
+type suggestOptions struct {
+	embed  embed.Options
+	scale  float64 // 0: the method's default
+	prompt string
+	err    error
+}
+
+func newSuggestOptions(opts []SuggestOption) suggestOptions {
+	o := suggestOptions{embed: embed.NewOptions(), prompt: search.DefaultPrompt}
+	for _, f := range opts {
+		f(&o)
 	}
+	return o
+}
+
+// SuggestWith sets the embedder's options: weights folder, batch size, backend (default
+// embed.NewOptions()).
+func SuggestWith(o embed.Options) SuggestOption { return func(s *suggestOptions) { s.embed = o } }
+
+// Scale sets how sharply the softmax over cosine similarities picks a concept: probabilities are
+// softmax(scale·cosine). The default is 20 for SuggestFromLabels (good for CNN features) and the model's
+// own logit scale (100 for CLIP) for SuggestZeroShot. It must be positive.
+func Scale(s float64) SuggestOption {
+	return func(o *suggestOptions) {
+		if !(s > 0) || math.IsInf(s, 0) {
+			o.err = fmt.Errorf("Scale(%g): want a positive number", s)
+		}
+		o.scale = s
+	}
+}
+
+// Prompt sets SuggestZeroShot's text template, with {concept} standing for each concept (default
+// search.DefaultPrompt, "a photo of a {concept}").
+func Prompt(template string) SuggestOption { return func(o *suggestOptions) { o.prompt = template } }
+
+// SuggestZeroShot proposes a concept for every unlabelled input from text prompts (see Prompt), with
+// CLIP's probabilities softmax(scale·cosine). It needs a cross-modal embedder; with an image-only model it
+// returns ErrNoTextTower (use SuggestFromLabels instead).
+func (a *App) SuggestZeroShot(model string, concepts []string, opts ...SuggestOption) (*Suggestions, error) {
+	o := newSuggestOptions(opts)
+	if o.err != nil {
+		return nil, fmt.Errorf("mlkit: zero-shot: %w", o.err)
+	}
+	template := o.prompt
 	if template == "" {
 		template = search.DefaultPrompt
 	}
-	em, err := embed.Get(model, o)
+	em, err := embed.Get(model, o.embed)
 	if err != nil {
 		return nil, fmt.Errorf("mlkit: zero-shot: %w", err)
 	}
@@ -55,24 +95,27 @@ func (a *App) SuggestZeroShot(model string, concepts []string, template string, 
 	if ls, ok := em.(interface{ LogitScale() float64 }); ok {
 		scale = ls.LogitScale()
 	}
-	return a.suggest(model, o, concepts, texts, scale, fmt.Sprintf("zero-shot:%s %q", model, template))
+	if o.scale > 0 {
+		scale = o.scale
+	}
+	emb, labels, err := a.embeddedLabels(model, o.embed)
+	if err != nil {
+		return nil, err
+	}
+	return a.suggest(emb, labels, concepts, texts, scale, fmt.Sprintf("zero-shot:%s %q", model, template))
 }
 
 // SuggestFromLabels proposes, for every unlabelled input, the concept whose labelled examples' mean
 // embedding is nearest (a nearest-centroid classifier over the cached embeddings). It works with any
-// embedder; scale sharpens the softmax over cosine similarities (20 is a good default for CNN features).
-func (a *App) SuggestFromLabels(model string, scale float64, opts ...embed.Options) (*Suggestions, error) {
-	o := embed.NewOptions()
-	if len(opts) > 0 {
-		o = opts[0]
+// embedder; Scale sharpens the softmax over cosine similarities (default 20).
+func (a *App) SuggestFromLabels(model string, opts ...SuggestOption) (*Suggestions, error) {
+	o := newSuggestOptions(opts)
+	if o.err != nil {
+		return nil, fmt.Errorf("mlkit: suggestions: %w", o.err)
 	}
-	emb, err := a.Embed(model, o)
+	emb, labels, err := a.embeddedLabels(model, o.embed)
 	if err != nil {
 		return nil, err
-	}
-	labels, err := a.st.ActiveLabels(context.Background())
-	if err != nil {
-		return nil, fmt.Errorf("mlkit: suggestions: %w", err)
 	}
 	byConcept := map[string][][]float32{}
 	for _, l := range labels {
@@ -92,21 +135,29 @@ func (a *App) SuggestFromLabels(model string, scale float64, opts ...embed.Optio
 	for i, c := range concepts {
 		centroids[i] = search.Mean(byConcept[c])
 	}
-	if scale <= 0 {
-		scale = 20
+	scale := 20.0
+	if o.scale > 0 {
+		scale = o.scale
 	}
-	return a.suggest(model, o, concepts, centroids, scale, fmt.Sprintf("nearest-centroid:%s", model))
+	return a.suggest(emb, labels, concepts, centroids, scale, fmt.Sprintf("nearest-centroid:%s", model))
 }
 
-func (a *App) suggest(model string, o embed.Options, concepts []string, vecs [][]float32, scale float64, source string) (*Suggestions, error) {
-	emb, err := a.Embed(model, o)
+// embeddedLabels returns every input's embedding from model (computing the missing ones) and the
+// current labels.
+func (a *App) embeddedLabels(model string, o embed.Options) (*Embeddings, []store.Label, error) {
+	emb, err := a.Embed(model, EmbedWith(o))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	labels, err := a.st.ActiveLabels(context.Background())
 	if err != nil {
-		return nil, fmt.Errorf("mlkit: suggestions: %w", err)
+		return nil, nil, fmt.Errorf("mlkit: suggestions: %w", err)
 	}
+	return emb, labels, nil
+}
+
+// suggest ranks the unlabelled inputs against one vector per concept (prompts or centroids).
+func (a *App) suggest(emb *Embeddings, labels []store.Label, concepts []string, vecs [][]float32, scale float64, source string) (*Suggestions, error) {
 	labelled := map[int64]bool{}
 	for _, l := range labels {
 		labelled[l.InputID] = true
@@ -122,8 +173,11 @@ func (a *App) suggest(model string, o embed.Options, concepts []string, vecs [][
 	return out, nil
 }
 
-// Show displays the suggestions (most confident first) for review.
-func (s *Suggestions) Show(page int) error {
+// Show displays the first page of suggestions (most confident first) for review.
+func (s *Suggestions) Show() error { return s.ShowPage(0) }
+
+// ShowPage displays one page (0-based) of the suggestions.
+func (s *Suggestions) ShowPage(page int) error {
 	g := view.Gallery().Columns(8).PageSize(48).ThumbSize(112).Page(page).
 		Title(fmt.Sprintf("%d suggested labels (%s)", len(s.Items), s.Source))
 	for _, it := range s.Items {
@@ -176,10 +230,4 @@ func (s *Suggestions) Reject(inputIDs ...int64) {
 		}
 	}
 	s.Items = kept
-}
-
-// LabelFromModel labels inputs with concept as proposed by a model or suggestion method (recorded as the
-// labels' source, so they can be audited or undone).
-func (a *App) LabelFromModel(concept, model string, inputIDs ...int64) (int, error) {
-	return dataset.Label(context.Background(), a.st, concept, inputIDs, dataset.FromModel(model))
 }

@@ -275,7 +275,7 @@ func (a *App) evaluateTest(ctx context.Context, m store.Model, dataset string, v
 		return e.WithThreshold(o.threshold)
 	}
 	a.warnLeakage(dataset, v.Number, members)
-	e, repJSON, predJSON, err := a.computeEvaluation(m, members, dataset, v.Number, store.Test, o)
+	e, repJSON, predJSON, err := a.computeEvaluation(a, m, members, dataset, v.Number, SplitTest, o)
 	if err != nil {
 		return nil, err
 	}
@@ -355,7 +355,7 @@ func (a *App) Test(dataset string, opts ...EvalOption) (*Evaluation, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mlkit: test %s v%d: the selected model: %w (select again with app.Select)", dataset, v.Number, err)
 	}
-	return a.Evaluate(m.Name, dataset, string(store.Test), append(append([]EvalOption(nil), opts...), AtVersion(v.Number))...)
+	return a.Evaluate(m.Name, dataset, SplitTest, append(append([]EvalOption(nil), opts...), AtVersion(v.Number))...)
 }
 
 // TestRun is one look in a TestRecord, with its evaluation.
@@ -456,4 +456,11 @@ func (r *TestRecord) Table() *view.TableView {
 func (r *TestRecord) Show() error {
 	_, err := view.Show(r.Table())
 	return err
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
 }

@@ -319,7 +319,7 @@ func runCreate(c *cli, _ *flag.FlagSet, args []string) error {
 }
 
 func runUpload(c *cli, _ *flag.FlagSet, args []string) error {
-	up := func(app *mlkit.App) *ingest.Upload {
+	up := func(app *mlkit.App) *mlkit.UploadBuilder {
 		u := app.Upload().MaxBytes(c.maxBytes).MaxPixels(c.maxPixels)
 		if c.labelsFromFolders {
 			u.LabelsFromFolders()

@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/visionnb/visionnb/mlkit"
+	"github.com/visionnb/visionnb/mlkit/eval"
 )
 
 // workflowFlags holds the flags of the training and evaluation commands.
@@ -228,20 +229,15 @@ func (c *cli) evalOpts() []mlkit.EvalOption {
 	return opts
 }
 
-// evalJSON is the machine-readable form of an evaluation (NaN becomes null).
+// evalJSON is the machine-readable form of an evaluation: the report's JSON (NaN becomes null) with its
+// per-concept rows and what was evaluated.
 func evalJSON(e *mlkit.Evaluation) map[string]any {
-	r := e.Report
-	var concepts []map[string]any
-	for _, row := range append(r.Concepts, r.Total) {
-		concepts = append(concepts, map[string]any{"concept": row.Concept, "roc_auc": num(row.ROCAUC), "labelled": row.Labelled,
-			"predicted": row.Predicted, "tp": row.TP, "fn": row.FN, "fp": row.FP, "recall": num(row.Recall),
-			"precision": num(row.Precision), "f1": num(row.F1)})
+	out := e.Report.JSON()
+	for k, v := range map[string]any{"model": e.Model, "dataset": e.Dataset, "version": e.Version, "split": e.Split,
+		"concepts": e.Report.ConceptsJSON(), "flag": e.Flag(), "created": e.Created, "reused": e.Reused} {
+		out[k] = v
 	}
-	out := map[string]any{"model": e.Model, "dataset": e.Dataset, "version": e.Version, "split": e.Split, "examples": r.Examples,
-		"threshold": r.Threshold, "accuracy": num(r.Accuracy), "top5": num(r.Top5), "macro_roc_auc": num(r.MacroROCAUC),
-		"macro_f1": num(r.MacroF1), "log_loss": num(r.LogLoss), "ece": num(r.ECE), "confusion": r.Confusion,
-		"concepts": concepts, "flag": e.Flag(), "created": e.Created, "reused": e.Reused}
-	if e.Split == "test" {
+	if e.Split == mlkit.SplitTest {
 		out["run_by"] = e.RunBy
 	}
 	return out
@@ -275,12 +271,8 @@ func testRuleError(err error, dataset, retry string) error {
 	return err
 }
 
-func num(x float64) any {
-	if math.IsNaN(x) || math.IsInf(x, 0) {
-		return nil
-	}
-	return x
-}
+// num is x for JSON output, null when it is NaN or infinite.
+func num(x float64) any { return eval.NullIfNaN(x) }
 
 func printEval(w io.Writer, e *mlkit.Evaluation) {
 	fmt.Fprintln(w, e.String())
@@ -314,7 +306,7 @@ func runEvaluate(c *cli, _ *flag.FlagSet, args []string) error {
 	if c.wf.override != "" && c.wf.split != "test" {
 		return usagef("--override is for --split test only")
 	}
-	e, err := app.Evaluate(c.wf.model, c.dataset, c.wf.split, c.evalOpts()...)
+	e, err := app.Evaluate(c.wf.model, c.dataset, mlkit.Split(c.wf.split), c.evalOpts()...)
 	if err != nil {
 		return testRuleError(err, c.dataset, fmt.Sprintf("mlkit evaluate --dataset %s --model %s --split test%s", c.dataset, c.wf.model, c.versionFlag()))
 	}
@@ -327,7 +319,7 @@ func runCompare(c *cli, _ *flag.FlagSet, args []string) error {
 		return err
 	}
 	defer app.Close()
-	cmp, err := app.Compare(c.dataset, c.wf.split, args...)
+	cmp, err := app.Compare(c.dataset, mlkit.Split(c.wf.split), args...)
 	if err != nil {
 		return err
 	}
@@ -344,14 +336,13 @@ func runSelect(c *cli, _ *flag.FlagSet, args []string) error {
 		return err
 	}
 	defer app.Close()
-	ch, err := app.Select(c.dataset, c.wf.split, c.wf.metric, args...)
+	ch, err := app.Select(c.dataset, mlkit.Split(c.wf.split), mlkit.Metric(c.wf.metric), args...)
 	if err != nil {
 		return err
 	}
-	var ranking []map[string]any
-	for _, r := range ch.Ranking {
-		v, _, _ := r.Report.Metric(ch.Metric)
-		ranking = append(ranking, map[string]any{"model": r.Model, ch.Metric: num(v), "accuracy": num(r.Report.Accuracy)})
+	ranking := ch.RankingJSON()
+	for i, r := range ch.Ranking {
+		ranking[i]["accuracy"] = num(r.Report.Accuracy)
 	}
 	out := map[string]any{"dataset": ch.Dataset, "version": ch.Version, "split": ch.Split, "metric": ch.Metric, "winner": ch.Winner,
 		"value": num(ch.Value), "ranking": ranking}

@@ -18,6 +18,7 @@ import (
 	"sync"
 
 	"github.com/gomlx/gomlx/backends"
+	"github.com/visionnb/visionnb/mlkit/internal/vecmath"
 )
 
 // Embedder maps images to vectors of Dim() float32 values.
@@ -165,19 +166,7 @@ func Batches(n, size int, progress func(done, total int), fn func(start, end int
 }
 
 // L2Normalize scales v in place to unit Euclidean length (a zero vector stays zero).
-func L2Normalize(v []float32) {
-	var s float64
-	for _, x := range v {
-		s += float64(x) * float64(x)
-	}
-	if s == 0 {
-		return
-	}
-	inv := float32(1 / math.Sqrt(s))
-	for i := range v {
-		v[i] *= inv
-	}
-}
+func L2Normalize(v []float32) { vecmath.Normalize(v) }
 
 // Cosine returns the cosine similarity of two vectors of equal length (0 when either is zero).
 func Cosine(a, b []float32) float64 {

@@ -7,18 +7,22 @@ import (
 	"strings"
 )
 
+// Metric names a headline metric of a Report, as Select and Report.Metric take it. Its spellings are
+// the constants below; a few aliases ("auc", "acc", "f1", "loss", "top5") are accepted too.
+type Metric string
+
 // Metric names accepted by Select and Comparison.
 const (
-	MetricMacroROCAUC = "macro_roc_auc"
-	MetricAccuracy    = "accuracy"
-	MetricMacroF1     = "macro_f1"
-	MetricLogLoss     = "log_loss"
-	MetricECE         = "ece"
+	MetricMacroROCAUC Metric = "macro_roc_auc"
+	MetricAccuracy    Metric = "accuracy"
+	MetricMacroF1     Metric = "macro_f1"
+	MetricLogLoss     Metric = "log_loss"
+	MetricECE         Metric = "ece"
 )
 
 // Metric returns a named headline metric of the report and whether larger is better.
-func (r *Report) Metric(name string) (value float64, higherIsBetter bool, err error) {
-	switch strings.ToLower(name) {
+func (r *Report) Metric(name Metric) (value float64, higherIsBetter bool, err error) {
+	switch Metric(strings.ToLower(string(name))) {
 	case MetricMacroROCAUC, "auc", "roc_auc":
 		return r.MacroROCAUC, true, nil
 	case MetricAccuracy, "acc", "top1":
@@ -44,7 +48,7 @@ type Candidate struct {
 
 // Choice is the outcome of Select: the winner and the ranking behind it.
 type Choice struct {
-	Metric  string
+	Metric  Metric
 	Winner  string
 	Value   float64
 	Ranking []Candidate
@@ -53,7 +57,7 @@ type Choice struct {
 // Select ranks candidates by a named metric (ties broken by accuracy, then by name) and picks the best.
 // Every candidate must have been evaluated on the same examples: comparing reports on different data is an
 // error.
-func Select(cands []Candidate, metric string) (*Choice, error) {
+func Select(cands []Candidate, metric Metric) (*Choice, error) {
 	if len(cands) == 0 {
 		return nil, fmt.Errorf("eval: nothing to select from: evaluate at least one model first")
 	}

@@ -58,10 +58,13 @@ func (p *Predictions) Validate() error {
 }
 
 // Argmax returns the index of the highest probability of example i.
-func (p *Predictions) Argmax(i int) int {
+func (p *Predictions) Argmax(i int) int { return Argmax(p.Probs[i]) }
+
+// Argmax returns the index of the highest value of row (the first one on ties; 0 for an empty row).
+func Argmax(row []float32) int {
 	best := 0
-	for j, v := range p.Probs[i] {
-		if v > p.Probs[i][best] {
+	for j, v := range row {
+		if v > row[best] {
 			best = j
 		}
 	}
@@ -198,7 +201,7 @@ func Evaluate(p Predictions, opt Options) (*Report, error) {
 	var tot ConceptRow
 	tot.Concept = "Total"
 	for c := 0; c < k; c++ {
-		scores, pos := p.column(c)
+		scores, pos := p.Column(c)
 		row := ConceptRow{Concept: p.Classes[c], ROCAUC: ROCAUC(scores, pos), AveragePrecision: AveragePrecision(scores, pos)}
 		for i, s := range scores {
 			predicted := float64(s) >= opt.Threshold
@@ -252,7 +255,9 @@ func (row *ConceptRow) fillRates() {
 }
 
 // column returns every example's probability for class c and whether c is its label.
-func (p *Predictions) column(c int) ([]float32, []bool) {
+// Column returns class c's probability for every example, and whether each example is labelled c: the
+// scores and positives of c's one-vs-rest curves (ROCCurve, PRCurve).
+func (p *Predictions) Column(c int) ([]float32, []bool) {
 	scores := make([]float32, len(p.Labels))
 	pos := make([]bool, len(p.Labels))
 	for i := range p.Labels {

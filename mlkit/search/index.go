@@ -9,10 +9,10 @@ package search
 import (
 	"container/heap"
 	"fmt"
-	"math"
 	"runtime"
 	"sync"
 
+	"github.com/visionnb/visionnb/mlkit/internal/vecmath"
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
 )
@@ -60,19 +60,7 @@ func (ix *Index) IDs() []int64 { return ix.ids }
 func (ix *Index) Row(i int) []float32 { return ix.data[i*ix.dim : (i+1)*ix.dim] }
 
 // Normalize scales v to unit L2 norm in place (a zero vector stays zero).
-func Normalize(v []float32) {
-	s := 0.0
-	for _, x := range v {
-		s += float64(x) * float64(x)
-	}
-	if s == 0 {
-		return
-	}
-	inv := float32(1 / math.Sqrt(s))
-	for i := range v {
-		v[i] *= inv
-	}
-}
+func Normalize(v []float32) { vecmath.Normalize(v) }
 
 // Mean returns the normalised mean of several vectors: the query for "images like these".
 func Mean(vectors [][]float32) []float32 {

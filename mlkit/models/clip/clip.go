@@ -35,6 +35,7 @@ import (
 
 	"github.com/visionnb/visionnb/mlkit/assets"
 	"github.com/visionnb/visionnb/mlkit/backend"
+	"github.com/visionnb/visionnb/mlkit/internal/vecmath"
 	"github.com/visionnb/visionnb/mlkit/weights/safetensors"
 )
 
@@ -469,19 +470,4 @@ func (m *Model) Logits(img, txt [][]float32) [][]float32 {
 	return out
 }
 
-func normalizeRows(rows [][]float32) [][]float32 {
-	for _, r := range rows {
-		var s float64
-		for _, v := range r {
-			s += float64(v) * float64(v)
-		}
-		if s == 0 {
-			continue
-		}
-		inv := float32(1 / math.Sqrt(s))
-		for i := range r {
-			r[i] *= inv
-		}
-	}
-	return rows
-}
+func normalizeRows(rows [][]float32) [][]float32 { return vecmath.NormalizeRows(rows) }

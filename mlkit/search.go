@@ -50,10 +50,10 @@ func (b *SearchBuilder) Unlabelled() *SearchBuilder { b.unlabelled = true; retur
 // Labelled keeps only inputs labelled with concept (to review a concept's least likely members).
 func (b *SearchBuilder) Labelled(concept string) *SearchBuilder { b.concept = concept; return b }
 
-// InSplit keeps only inputs of one split ("train", "validation" or "test") of the latest version of a
-// dataset.
-func (b *SearchBuilder) InSplit(dataset, split string) *SearchBuilder {
-	b.dataset, b.split = dataset, store.Split(split)
+// InSplit keeps only inputs of one split (SplitTrain, SplitValidation or SplitTest) of the latest version
+// of a dataset.
+func (b *SearchBuilder) InSplit(dataset string, split Split) *SearchBuilder {
+	b.dataset, b.split = dataset, split
 	return b
 }
 
@@ -75,7 +75,7 @@ func (b *SearchBuilder) Run() (*Results, error) {
 	if (b.text == "") == (len(b.like) == 0) {
 		return nil, fmt.Errorf("mlkit: search: give exactly one query: .Text(\"...\") or .Like(inputIDs...)")
 	}
-	emb, err := b.app.Embed(b.model, b.opts)
+	emb, err := b.app.Embed(b.model, EmbedWith(b.opts))
 	if err != nil {
 		return nil, err
 	}
@@ -146,13 +146,9 @@ func (r *Results) loadContext() error {
 func (b *SearchBuilder) filter(r *Results) (func(int64) bool, error) {
 	var inSplit map[int64]bool
 	if b.dataset != "" {
-		v, err := b.app.st.Version(context.Background(), b.dataset, 0)
+		_, members, err := b.app.versionMembers(b.dataset)
 		if err != nil {
-			return nil, fmt.Errorf("mlkit: search: dataset %q: %w", b.dataset, err)
-		}
-		members, err := b.app.st.Members(context.Background(), v.ID)
-		if err != nil {
-			return nil, fmt.Errorf("mlkit: search: dataset %q: %w", b.dataset, err)
+			return nil, fmt.Errorf("mlkit: search: %w", err)
 		}
 		inSplit = map[int64]bool{}
 		for _, m := range members {
@@ -205,8 +201,11 @@ func (r *Results) Gallery(hits []search.Hit) *view.GalleryView {
 	return g
 }
 
-// Show displays one page (0-based) of the ranking inline (or writes it to a file outside a notebook).
-func (r *Results) Show(page int) error {
+// Show displays the ranking's first page inline (or writes it to a file outside a notebook).
+func (r *Results) Show() error { return r.ShowPage(0) }
+
+// ShowPage displays one page (0-based) of the ranking.
+func (r *Results) ShowPage(page int) error {
 	_, err := r.Gallery(r.Hits).Title(fmt.Sprintf("%s — %d results (%s)", r.Query, len(r.Hits), r.Model)).Page(page).Show()
 	return err
 }

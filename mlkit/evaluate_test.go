@@ -158,31 +158,31 @@ func TestTrainEvaluateSelectTest(t *testing.T) {
 	if _, err := app.Split("animals", Fractions(0.7, 0.15, 0.15).WithSeed(7)); err != nil {
 		t.Fatal(err)
 	}
-	issues, err := app.LabelErrors("animals", DefaultEmbedder, 5, 0.5)
+	issues, err := app.LabelErrors(DefaultEmbedder, "animals", Folds(5), MinConfidence(0.5))
 	if err != nil {
 		t.Fatal(err)
 	}
 	found := 0
-	for _, is := range issues {
+	for _, is := range issues.Items {
 		for _, id := range planted {
 			if is.InputID == id && is.Suggested == "dog" {
 				found++
 			}
 		}
 	}
-	t.Logf("label errors: %d flagged, %d of 6 planted found", len(issues), found)
+	t.Logf("label errors: %d flagged, %d of 6 planted found", len(issues.Items), found)
 	if found < 4 {
 		t.Errorf("found %d of 6 planted label errors", found)
 	}
-	if err := app.ShowLabelIssues(issues); err != nil {
+	if err := issues.Show(); err != nil {
 		t.Fatal(err)
 	}
-	pairs, err := app.Leakage("animals", DefaultEmbedder, 0)
+	leaks, err := app.Leakage(DefaultEmbedder, "animals")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("leakage: %d near-duplicate pairs across splits", len(pairs))
-	if err := app.ShowLeakage(pairs); err != nil {
+	t.Logf("leakage: %d near-duplicate pairs across splits", len(leaks.Pairs))
+	if err := leaks.Show(); err != nil {
 		t.Fatal(err)
 	}
 	// The model evaluated on another app's dataset: four new photos per class from a second source.

@@ -103,7 +103,7 @@ func TestVisualSearchLabelsRealPhotos(t *testing.T) {
 		t.Fatalf("label source = %q %q", h[0].Source, h[0].Detail)
 	}
 	// Nearest-centroid suggestions for the rest.
-	sug, err := app.SuggestFromLabels(DefaultEmbedder, 0)
+	sug, err := app.SuggestFromLabels(DefaultEmbedder)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,10 +43,21 @@ func (e *Embeddings) Vector(id int64) []float32 {
 // every finished batch.
 const embedBatch = 64
 
+// EmbedOption adjusts App.Embed.
+type EmbedOption func(*embedOptions)
+
+type embedOptions struct{ embed embed.Options }
+
+// EmbedWith sets the embedder's options: weights folder, batch size, backend (default embed.NewOptions()).
+func EmbedWith(o embed.Options) EmbedOption { return func(e *embedOptions) { e.embed = o } }
+
 // Embed makes sure every active input has a cached vector from the named embedder (computing only the
 // missing ones, in batches, with a progress line) and returns all of them. Later cells reuse the cache.
-// Options select the weights folder, batch size or backend (see embed.Options).
-func (a *App) Embed(model string, opts ...embed.Options) (*Embeddings, error) {
+func (a *App) Embed(model string, opts ...EmbedOption) (*Embeddings, error) {
+	o := embedOptions{embed: embed.NewOptions()}
+	for _, f := range opts {
+		f(&o)
+	}
 	ctx := context.Background()
 	inputs, err := a.st.Inputs(ctx, store.InputFilter{})
 	if err != nil {
@@ -64,11 +75,7 @@ func (a *App) Embed(model string, opts ...embed.Options) (*Embeddings, error) {
 	}
 	computed := 0
 	if len(missing) > 0 {
-		o := embed.NewOptions()
-		if len(opts) > 0 {
-			o = opts[0]
-		}
-		em, err := embed.Get(model, o)
+		em, err := embed.Get(model, o.embed)
 		if err != nil {
 			return nil, fmt.Errorf("mlkit: %w", err)
 		}

@@ -1,0 +1,124 @@
+package mlkit
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/visionnb/visionnb/mlkit/dataset"
+	"github.com/visionnb/visionnb/mlkit/store"
+)
+
+// Split names one part of a dataset version: SplitTrain, SplitValidation or SplitTest (untyped strings
+// such as "validation" convert to it).
+type Split = store.Split
+
+// The three splits of every dataset version.
+const (
+	SplitTrain      = store.Train
+	SplitValidation = store.Validation
+	SplitTest       = store.Test
+)
+
+// SplitSpec says how to split labelled inputs into train, validation and test (see dataset.SplitSpec).
+type SplitSpec = dataset.SplitSpec
+
+// Version is a frozen dataset version with its per-split, per-class counts (see dataset.Version).
+type Version = dataset.Version
+
+// Counts returns a split spec with these train, validation and test sizes, e.g. Counts(500, 100, 100).
+func Counts(train, validation, test int) SplitSpec { return dataset.Counts(train, validation, test) }
+
+// Fractions returns a split spec with these shares, e.g. Fractions(0.7, 0.15, 0.15).
+func Fractions(train, validation, test float64) SplitSpec {
+	return dataset.Fractions(train, validation, test)
+}
+
+// Split freezes a new version of the dataset called name: the labelled inputs split into train, validation
+// and test per spec, stratified by class. Later versions keep every earlier member in its split and only
+// assign new inputs (see dataset.CreateVersion). Running it again with the same spec on the same labelled
+// inputs returns the latest version as is (Version.Reused), so a notebook re-runs without making new
+// versions; a changed spec that only assigned new inputs prints its Version.Warning to Messages.
+func (a *App) Split(name string, spec SplitSpec) (*Version, error) {
+	v, err := dataset.CreateVersion(context.Background(), a.st, name, spec)
+	if err == nil && v.Warning != "" {
+		fmt.Fprintln(Messages, "⚠ "+v.Warning)
+	}
+	return v, err
+}
+
+// CreateDataset is Split under the name the tutorial uses for its first version.
+func (a *App) CreateDataset(name string, spec SplitSpec) (*Version, error) {
+	return a.Split(name, spec)
+}
+
+// Version returns version number of dataset name, 0 meaning the latest.
+func (a *App) Version(name string, number int) (*Version, error) {
+	return dataset.OpenVersion(context.Background(), a.st, name, number)
+}
+
+// Versions lists every dataset version, by dataset then number.
+func (a *App) Versions() ([]store.Version, error) { return a.st.Versions(context.Background()) }
+
+// checkSplit returns an error unless split is one of the three splits.
+func checkSplit(step string, split Split) error {
+	for _, s := range store.Splits {
+		if split == s {
+			return nil
+		}
+	}
+	return fmt.Errorf("mlkit: %s: split %q: use train, validation or test", step, split)
+}
+
+// SplitSample is a few inputs of one split of a dataset version, the same number from every class, to
+// look at (Show).
+type SplitSample struct {
+	app     *App
+	Dataset string
+	Version int
+	Split   Split
+	// Total is how many inputs the split has; Inputs the sample shown.
+	Total  int
+	Inputs []Input
+}
+
+// SplitSample picks up to n inputs of one split of a dataset's latest version, n/classes per class so
+// every class is visible.
+func (a *App) SplitSample(dataset string, split Split, n int) (*SplitSample, error) {
+	v, members, err := a.versionMembers(dataset)
+	if err != nil {
+		return nil, err
+	}
+	per := map[string][]int64{}
+	var classes []string
+	for _, m := range members {
+		if m.Split != split {
+			continue
+		}
+		if _, ok := per[m.Concept]; !ok {
+			classes = append(classes, m.Concept)
+		}
+		per[m.Concept] = append(per[m.Concept], m.InputID)
+	}
+	if len(classes) == 0 {
+		return nil, fmt.Errorf("mlkit: dataset %q v%d has no %q split (splits are train, validation, test)", dataset, v.Number, split)
+	}
+	sort.Strings(classes)
+	each := max(1, n/len(classes))
+	var ids []int64
+	s := &SplitSample{app: a, Dataset: dataset, Version: v.Number, Split: split}
+	for _, c := range classes {
+		s.Total += len(per[c])
+		ids = append(ids, per[c][:min(each, len(per[c]))]...)
+	}
+	if s.Inputs, err = a.st.Inputs(context.Background(), store.InputFilter{IDs: ids}); err != nil {
+		return nil, fmt.Errorf("mlkit: sample of %s v%d %s: %w", dataset, v.Number, split, err)
+	}
+	return s, nil
+}
+
+// Show displays the sample as a gallery titled with the split's size.
+func (s *SplitSample) Show() error {
+	_, err := s.app.Gallery(s.Inputs, fmt.Sprintf("%s v%d — %s: %d images (showing %d)", s.Dataset, s.Version, s.Split, s.Total, len(s.Inputs))).Show()
+	return err
+}
