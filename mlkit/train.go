@@ -134,10 +134,21 @@ func (b *TrainBuilder) TuneDeep(fn func(*train.DeepBuilder) *train.DeepBuilder) 
 	return b
 }
 
-// Backend runs this training on a named backend ("xla:cpu", "xla:cuda", "mlkitgo") instead of the default
-// one. On a CPU, XLA needs minutes to compile EfficientNet's training graph while the pure-Go backend
-// starts in seconds; on a GPU use "xla:cuda".
-func (b *TrainBuilder) Backend(name string) *TrainBuilder { b.backend = name; return b }
+// Backend names a compute backend: BackendXLACPU, BackendXLACUDA, BackendPureGo, or any GoMLX backend
+// configuration string.
+type Backend string
+
+// The backends mlkit installs and tests.
+const (
+	BackendXLACPU  Backend = "xla:cpu"  // XLA on the CPU (the PJRT plugin `make setup` installs)
+	BackendXLACUDA Backend = "xla:cuda" // XLA on NVIDIA GPUs (go run ./mlkit/backend/cmd/install-xla-cuda)
+	BackendPureGo  Backend = "mlkitgo"  // mlkit's pure-Go backend: no plugin, starts in seconds
+)
+
+// Backend runs this training on a named backend instead of the default one. On a CPU, XLA needs minutes
+// to compile EfficientNet's training graph while the pure-Go backend starts in seconds; on a GPU use
+// BackendXLACUDA.
+func (b *TrainBuilder) Backend(name Backend) *TrainBuilder { b.backend = string(name); return b }
 
 // Quiet turns off the progress display.
 func (b *TrainBuilder) Quiet() *TrainBuilder {
@@ -225,22 +236,15 @@ func (b *TrainBuilder) Run() (*TrainedModel, error) {
 		if err != nil {
 			return nil, err
 		}
-		var tr, va []train.Embedded
-		for _, m := range members {
-			if m.Concept == "" {
-				continue
-			}
+		tr, va, err := trainingSplits(members, func(m store.Member) (train.Embedded, error) {
 			vec := emb.Vector(m.InputID)
 			if vec == nil {
-				return nil, fmt.Errorf("mlkit: train %q: input %d has no %s embedding", b.name, m.InputID, b.embedder)
+				return train.Embedded{}, fmt.Errorf("mlkit: train %q: input %d has no %s embedding", b.name, m.InputID, b.embedder)
 			}
-			e := train.Embedded{ID: m.InputID, Vector: vec, Label: label[m.Concept]}
-			switch m.Split {
-			case store.Train:
-				tr = append(tr, e)
-			case store.Validation:
-				va = append(va, e)
-			}
+			return train.Embedded{ID: m.InputID, Vector: vec, Label: label[m.Concept]}, nil
+		})
+		if err != nil {
+			return nil, err
 		}
 		nTrain, nVal = len(tr), len(va)
 		configure = func(be backends.Backend) (func() (*train.Result, error), train.RunConfig) {
@@ -260,19 +264,9 @@ func (b *TrainBuilder) Run() (*TrainedModel, error) {
 		if cfg.InputSize == 0 {
 			cfg.InputSize = 224
 		}
-		var tr, va []train.Example
-		for _, m := range members {
-			if m.Concept == "" {
-				continue
-			}
-			e := train.Example{ID: m.InputID, Path: b.app.st.BlobPath(m.SHA256), Label: label[m.Concept]}
-			switch m.Split {
-			case store.Train:
-				tr = append(tr, e)
-			case store.Validation:
-				va = append(va, e)
-			}
-		}
+		tr, va, _ := trainingSplits(members, func(m store.Member) (train.Example, error) {
+			return train.Example{ID: m.InputID, Path: b.app.st.BlobPath(m.SHA256), Label: label[m.Concept]}, nil
+		})
 		nTrain, nVal = len(tr), len(va)
 		configure = func(be backends.Backend) (func() (*train.Result, error), train.RunConfig) {
 			d := train.Deep(fam, cfg).Data(classes, tr, va).CacheDir(filepath.Join(b.app.Dir(), "cache", "pixels")).
@@ -544,6 +538,26 @@ func (a *App) versionMembersAt(dataset string, n int) (store.Version, []store.Me
 	return v, members, nil
 }
 
+// trainingSplits turns the labelled members of the train and validation splits into training items made by
+// item, in member order; the test split is never read by training.
+func trainingSplits[T any](members []store.Member, item func(store.Member) (T, error)) (tr, va []T, err error) {
+	for _, m := range members {
+		if m.Concept == "" || (m.Split != store.Train && m.Split != store.Validation) {
+			continue
+		}
+		x, err := item(m)
+		if err != nil {
+			return nil, nil, err
+		}
+		if m.Split == store.Train {
+			tr = append(tr, x)
+		} else {
+			va = append(va, x)
+		}
+	}
+	return tr, va, nil
+}
+
 // classesOf returns the sorted concept names present among members.
 func classesOf(members []store.Member) []string {
 	seen := map[string]bool{}
@@ -581,6 +595,15 @@ func (a *App) LoadModel(name string) (*TrainedModel, error) {
 		_ = json.Unmarshal(raw, &tm.History)
 	}
 	return tm, nil
+}
+
+// Show prints the model's one-line summary and displays its training curves (when it has a history).
+func (m *TrainedModel) Show() error {
+	fmt.Println(m.String())
+	if len(m.History) == 0 {
+		return nil
+	}
+	return m.ShowCurves()
 }
 
 // ShowCurves displays the model's loss and accuracy per epoch, train against validation.

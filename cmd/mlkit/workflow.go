@@ -138,7 +138,7 @@ func runTrain(c *cli, _ *flag.FlagSet, args []string) error {
 		b = b.LR(c.wf.lr)
 	}
 	if c.wf.backend != "" {
-		b = b.Backend(c.wf.backend)
+		b = b.Backend(mlkit.Backend(c.wf.backend))
 	}
 	if c.wf.replace {
 		b = b.Replace()

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"math"
 	"sort"
+
+	"github.com/visionnb/visionnb/mlkit/internal/vecmath"
 )
 
 // Predictions holds one model's outputs on a labelled set of examples.
@@ -61,15 +63,7 @@ func (p *Predictions) Validate() error {
 func (p *Predictions) Argmax(i int) int { return Argmax(p.Probs[i]) }
 
 // Argmax returns the index of the highest value of row (the first one on ties; 0 for an empty row).
-func Argmax(row []float32) int {
-	best := 0
-	for j, v := range row {
-		if v > row[best] {
-			best = j
-		}
-	}
-	return best
-}
+func Argmax(row []float32) int { return vecmath.Argmax(row) }
 
 // ConceptRow is one line of the per-concept table, at the report's threshold.
 type ConceptRow struct {

@@ -17,6 +17,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/context/checkpoints"
 	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
+	"github.com/visionnb/visionnb/mlkit/internal/vecmath"
 )
 
 // File names inside a run's output directory.
@@ -242,7 +243,7 @@ func (e *engine) evaluate(src dataSource) (loss, acc float64, err error) {
 			row := logits[k*e.numClasses : (k+1)*e.numClasses]
 			label := src.Label(idx[k])
 			sumLoss += e.exampleLoss(row, label)
-			if argmax(row) == label {
+			if vecmath.Argmax(row) == label {
 				correct++
 			}
 		}
@@ -265,16 +266,6 @@ func (e *engine) exampleLoss(logits []float32, label int) float64 {
 		return s / float64(len(logits))
 	}
 	return -logSoftmax(logits)[label]
-}
-
-func argmax(row []float32) int {
-	best := 0
-	for i, v := range row {
-		if v > row[best] {
-			best = i
-		}
-	}
-	return best
 }
 
 func logSoftmax(row []float32) []float64 {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/visionnb/visionnb/mlkit/internal/vecmath"
 )
 
 func TestHeadSeparable(t *testing.T) {
@@ -41,8 +43,8 @@ func TestHeadSeparable(t *testing.T) {
 		if math.Abs(sum-1) > 1e-4 {
 			t.Errorf("probabilities of example %d sum to %v", i, sum)
 		}
-		if argmax(p) != valSet[i].Label {
-			t.Errorf("example %d predicted %d, label %d", i, argmax(p), valSet[i].Label)
+		if vecmath.Argmax(p) != valSet[i].Label {
+			t.Errorf("example %d predicted %d, label %d", i, vecmath.Argmax(p), valSet[i].Label)
 		}
 	}
 }

@@ -27,3 +27,14 @@ func NormalizeRows(rows [][]float32) [][]float32 {
 	}
 	return rows
 }
+
+// Argmax returns the index of the largest value of row (the first one on ties; 0 for an empty row).
+func Argmax(row []float32) int {
+	best := 0
+	for i, v := range row {
+		if v > row[best] {
+			best = i
+		}
+	}
+	return best
+}

@@ -38,3 +38,14 @@ func TestNormalizeUnitLengthAndZero(t *testing.T) {
 		t.Fatalf("NormalizeRows = %v", rows)
 	}
 }
+
+func TestArgmaxFirstOnTies(t *testing.T) {
+	for _, c := range []struct {
+		row  []float32
+		want int
+	}{{nil, 0}, {[]float32{1}, 0}, {[]float32{0.1, 0.7, 0.2}, 1}, {[]float32{0.5, 0.5}, 0}, {[]float32{-3, -1, -2}, 1}} {
+		if got := Argmax(c.row); got != c.want {
+			t.Errorf("Argmax(%v) = %d, want %d", c.row, got, c.want)
+		}
+	}
+}
