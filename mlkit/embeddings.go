@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/visionnb/visionnb/mlkit/embed"
+	"github.com/visionnb/visionnb/mlkit/models/zoo"
 	"github.com/visionnb/visionnb/mlkit/search"
 	"github.com/visionnb/visionnb/mlkit/store"
 	"github.com/visionnb/visionnb/mlkit/view"
@@ -68,7 +69,7 @@ func (a *App) Embed(model string, opts ...embed.Options) (*Embeddings, error) {
 		if len(opts) > 0 {
 			o = opts[0]
 		}
-		em, err := embed.Get(model, o)
+		em, err := zoo.Embedder(model, o)
 		if err != nil {
 			return nil, fmt.Errorf("mlkit: %w", err)
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/visionnb/visionnb/mlkit/dataset"
 	"github.com/visionnb/visionnb/mlkit/embed"
+	"github.com/visionnb/visionnb/mlkit/models/zoo"
 	"github.com/visionnb/visionnb/mlkit/search"
 	"github.com/visionnb/visionnb/mlkit/view"
 )
@@ -39,7 +40,7 @@ func (a *App) SuggestZeroShot(model string, concepts []string, template string, 
 	if template == "" {
 		template = search.DefaultPrompt
 	}
-	em, err := embed.Get(model, o)
+	em, err := zoo.Embedder(model, o)
 	if err != nil {
 		return nil, fmt.Errorf("mlkit: zero-shot: %w", err)
 	}

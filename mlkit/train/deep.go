@@ -13,17 +13,18 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/visionnb/visionnb/mlkit/models"
+	"github.com/visionnb/visionnb/mlkit/models/zoo"
 	"github.com/visionnb/visionnb/mlkit/train/pipeline"
 )
 
 // DeepBuilder configures training a model family from scratch on images. Create it with Deep, give it data
 // with Data, chain options, and call Fit.
 //
-//	res, err := train.Deep(fam, models.New().Size(64)).Data(classes, trainSet, valSet).
+//	res, err := train.Deep(zoo.MustLookup("resnet50"), models.New().Size(64)).Data(classes, trainSet, valSet).
 //		CacheDir(cache).OutputDir(out).Optimizer("adamw").LR(1e-3).WarmupEpochs(1).LabelSmoothing(0.1).
 //		Epochs(20).BatchSize(32).Seed(1).Fit()
 type DeepBuilder struct {
-	family     Family
+	family     zoo.Spec
 	classes    []string
 	train, val []Example
 	cfg        RunConfig
@@ -35,10 +36,11 @@ type DeepBuilder struct {
 	backendNm  string
 }
 
-// Deep starts a configuration for training family with model configuration cfg (NumClasses is set from
-// the class names; InputSize is the training resolution, 224 when 0). Defaults: AdamW LR 1e-3, weight decay
+// Deep starts a configuration for training the registered network family (see package zoo) with model
+// configuration cfg (NumClasses is set from the class names; InputSize is the training resolution, 224
+// when 0); config.json records family.Name, by which Load finds it again. Defaults: AdamW LR 1e-3, weight decay
 // 1e-4, cosine schedule, no warm-up, no label smoothing, 10 epochs, batch 32, DefaultAugment, seed 0.
-func Deep(family Family, cfg models.Config) *DeepBuilder {
+func Deep(family zoo.Spec, cfg models.Config) *DeepBuilder {
 	if cfg.InputSize <= 0 {
 		cfg.InputSize = 224
 	}
@@ -142,7 +144,10 @@ func (d *DeepBuilder) Backend(b backends.Backend) *DeepBuilder {
 // Fit validates the input, decodes (or reads from the cache) every image, trains and returns the result.
 func (d *DeepBuilder) Fit() (*Result, error) {
 	if d.family.Build == nil || d.family.Name == "" {
-		return nil, fmt.Errorf("deep training: the model family needs a Name and a Build function")
+		return nil, fmt.Errorf("deep training: the model family %q needs a Name and a Build function (pretrained-only models cannot be trained from scratch)", d.family.Name)
+	}
+	if err := d.family.Normalization.Validate(); err != nil {
+		return nil, fmt.Errorf("deep training %s: %w", d.family.Name, err)
 	}
 	if err := validateClasses(d.classes); err != nil {
 		return nil, err
@@ -194,11 +199,18 @@ func (d *DeepBuilder) Fit() (*Result, error) {
 	return res, nil
 }
 
-// deepModel normalises uint8 pixels in-graph and calls the family's Build.
-func deepModel(fam Family, cfg *RunConfig) modelFn {
+// deepModel normalises uint8 pixels in-graph (as config.json's normalization says) and calls the
+// family's Build.
+func deepModel(fam zoo.Spec, cfg *RunConfig) modelFn {
 	return func(ctx *context.Context, x *Node) *Node {
-		return fam.Build(ctx, normalizeGraph(x, fam.Normalization), cfg.Model)
+		return fam.Build(ctx, normalizeGraph(x, cfg.Normalization), cfg.Model)
 	}
+}
+
+// normalizeGraph maps uint8 pixels [batch, h, w, 3] to [0, 1] and then to the float32 input the family
+// expects (models.Normalize).
+func normalizeGraph(x *Node, norm models.Normalization) *Node {
+	return models.Normalize(DivScalar(ConvertDType(x, dtypes.Float32), 255), norm)
 }
 
 // imageSource serves prepared images as uint8 [batch, size, size, 3], augmenting training batches.
