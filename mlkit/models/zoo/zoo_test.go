@@ -223,9 +223,6 @@ func TestMobileNetV2Embedders(t *testing.T) {
 			t.Errorf("%s with alpha 1.0 on alpha 0.35 weights: %v", name, err)
 		}
 	}
-	if testing.Short() {
-		t.Skip("compiling MobileNetV2 skipped in -short mode")
-	}
 	e, err := zoo.Embedder("mobilenet_v2_035", embed.NewOptions().WithBackend(b).WithWidth(1.0).WithDir(dir).WithBatchSize(1))
 	if err != nil {
 		t.Fatal(err)
