@@ -18,7 +18,7 @@ import (
 	_ "github.com/visionnb/visionnb/mlkit/backend" // registers "mlkitgo", disables go-xla downloads.
 	"github.com/visionnb/visionnb/mlkit/models"
 	"github.com/visionnb/visionnb/mlkit/models/efficientnet"
-	"github.com/visionnb/visionnb/mlkit/models/resnet"
+	"github.com/visionnb/visionnb/mlkit/models/zoo"
 )
 
 const numClasses = 5
@@ -69,15 +69,22 @@ func measure(name, backendName string, steps int, minTime time.Duration, r *resu
 		labelsFlat[i] = int32(i % numClasses)
 	}
 	labels := tensors.FromFlatDataAndDimensions(labelsFlat, w.Batch, 1)
-	model := func(ctx *context.Context, x *Node) *Node {
-		cfg := models.New().Classes(numClasses).Size(w.Size)
-		switch w.Model {
-		case "resnet50":
-			return resnet.Build(ctx, x, cfg)
-		case "efficientnet_b0":
+	var model func(ctx *context.Context, x *Node) *Node
+	switch w.Model {
+	case "dense_head":
+		model = func(ctx *context.Context, x *Node) *Node { return layers.Dense(ctx, x, true, numClasses) }
+	case "efficientnet_b0":
+		// torchvision's B0 configuration, with its dropout and stochastic depth, as the PyTorch run has.
+		model = func(ctx *context.Context, x *Node) *Node {
 			return efficientnet.Build(ctx, x, efficientnet.Config(0).Classes(numClasses).Size(w.Size))
-		default:
-			return layers.Dense(ctx, x, true, numClasses)
+		}
+	default:
+		spec, err := zoo.Lookup(w.Model)
+		if err != nil || !spec.Trainable() {
+			return fmt.Errorf("benchmark model %q: not a trainable registered model (%v)", w.Model, err)
+		}
+		model = func(ctx *context.Context, x *Node) *Node {
+			return spec.Build(ctx, x, models.New().Classes(numClasses).Size(w.Size))
 		}
 	}
 

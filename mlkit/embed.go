@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/visionnb/visionnb/mlkit/embed"
+	"github.com/visionnb/visionnb/mlkit/models/zoo"
 	"github.com/visionnb/visionnb/mlkit/search"
 	"github.com/visionnb/visionnb/mlkit/store"
 	"github.com/visionnb/visionnb/mlkit/view"
@@ -75,7 +76,7 @@ func (a *App) Embed(model string, opts ...EmbedOption) (*Embeddings, error) {
 	}
 	computed := 0
 	if len(missing) > 0 {
-		em, err := embed.Get(model, o.embed)
+		em, err := zoo.Embedder(model, o.embed)
 		if err != nil {
 			return nil, fmt.Errorf("mlkit: %w", err)
 		}

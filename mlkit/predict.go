@@ -16,6 +16,7 @@ import (
 	"github.com/visionnb/visionnb/mlkit/eval"
 	"github.com/visionnb/visionnb/mlkit/ingest"
 	"github.com/visionnb/visionnb/mlkit/internal/csvsafe"
+	"github.com/visionnb/visionnb/mlkit/models/zoo"
 	"github.com/visionnb/visionnb/mlkit/store"
 	"github.com/visionnb/visionnb/mlkit/train"
 )
@@ -88,7 +89,7 @@ func loadPredictor(dir, cacheRoot string) (*Predictor, error) {
 	}
 	pr := &Predictor{Card: c, p: p}
 	if c.Kind == KindHead {
-		if pr.em, err = embed.Get(c.Embedder, embed.NewOptions()); err != nil {
+		if pr.em, err = zoo.Embedder(c.Embedder, embed.NewOptions()); err != nil {
 			return nil, fmt.Errorf("mlkit: model %q needs embedder %s: %w", c.Name, c.Embedder, err)
 		}
 		pr.cache = newVectorCache(cacheRoot, c.Embedder, p.Config().EmbeddingDim)

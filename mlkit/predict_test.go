@@ -17,6 +17,7 @@ import (
 
 	"github.com/visionnb/visionnb/mlkit/embed"
 	"github.com/visionnb/visionnb/mlkit/ingest"
+	"github.com/visionnb/visionnb/mlkit/models/zoo"
 	"github.com/visionnb/visionnb/mlkit/train"
 )
 
@@ -49,7 +50,7 @@ func (countingEmbedder) EmbedImages(imgs []image.Image) ([][]float32, error) {
 }
 
 func init() {
-	embed.Register(countingEmbedderName, func(embed.Options) (embed.Embedder, error) { return countingEmbedder{}, nil })
+	zoo.MustRegister(zoo.Spec{Name: countingEmbedderName, Embedder: func(embed.Options) (embed.Embedder, error) { return countingEmbedder{}, nil }})
 }
 
 // tinyHeadModel trains a one-epoch head over the counting embedder's 4-d vectors and saves it, with its

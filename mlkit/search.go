@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/visionnb/visionnb/mlkit/embed"
+	"github.com/visionnb/visionnb/mlkit/models/zoo"
 	"github.com/visionnb/visionnb/mlkit/search"
 	"github.com/visionnb/visionnb/mlkit/store"
 	"github.com/visionnb/visionnb/mlkit/view"
@@ -82,7 +83,7 @@ func (b *SearchBuilder) Run() (*Results, error) {
 	var q []float32
 	var desc string
 	if b.text != "" {
-		em, err := embed.Get(b.model, b.opts)
+		em, err := zoo.Embedder(b.model, b.opts)
 		if err != nil {
 			return nil, fmt.Errorf("mlkit: search: %w", err)
 		}

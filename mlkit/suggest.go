@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/visionnb/visionnb/mlkit/embed"
+	"github.com/visionnb/visionnb/mlkit/models/zoo"
 	"github.com/visionnb/visionnb/mlkit/search"
 	"github.com/visionnb/visionnb/mlkit/store"
 	"github.com/visionnb/visionnb/mlkit/view"
@@ -79,7 +80,7 @@ func (a *App) SuggestZeroShot(model string, concepts []string, opts ...SuggestOp
 	if template == "" {
 		template = search.DefaultPrompt
 	}
-	em, err := embed.Get(model, o.embed)
+	em, err := zoo.Embedder(model, o.embed)
 	if err != nil {
 		return nil, fmt.Errorf("mlkit: zero-shot: %w", err)
 	}

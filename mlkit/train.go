@@ -17,10 +17,10 @@ import (
 
 	"github.com/visionnb/visionnb/mlkit/internal/lockfile"
 	"github.com/visionnb/visionnb/mlkit/models"
+	"github.com/visionnb/visionnb/mlkit/models/zoo"
 	"github.com/visionnb/visionnb/mlkit/names"
 	"github.com/visionnb/visionnb/mlkit/store"
 	"github.com/visionnb/visionnb/mlkit/train"
-	_ "github.com/visionnb/visionnb/mlkit/train/families" // registers resnet50, efficientnet_b0..b7, mobilenetv2
 	"github.com/visionnb/visionnb/mlkit/view"
 )
 
@@ -81,8 +81,9 @@ func (b *TrainBuilder) Head(embedder string) *TrainBuilder {
 	return b
 }
 
-// Deep makes this a network trained from scratch: family is "resnet50" (or resnet18/34),
-// "efficientnet_b0" ... "efficientnet_b7" or "mobilenetv2".
+// Deep makes this a network trained from scratch: family is a trainable name of the model registry
+// (zoo.Names): "resnet50" (or resnet18/34/101/152), "efficientnet_b0" ... "efficientnet_b7",
+// "mobilenetv2", "mobilenet_v2_035", or one registered with zoo.Register.
 func (b *TrainBuilder) Deep(family string) *TrainBuilder { b.family, b.embedder = family, ""; return b }
 
 // Size sets the training resolution of a deep model in pixels (224 is the reference; 64 trains ~12x
@@ -255,11 +256,14 @@ func (b *TrainBuilder) Run() (*TrainedModel, error) {
 			return h.Fit, h.Planned()
 		}
 	} else {
-		fam, err := train.LookupFamily(b.family)
+		fam, err := zoo.Lookup(b.family)
 		if err != nil {
 			return nil, fmt.Errorf("mlkit: train %q: %w", b.name, err)
 		}
-		rec.Kind, rec.Family = KindDeep, b.family
+		if !fam.Trainable() {
+			return nil, fmt.Errorf("mlkit: train %q: model %q is pretrained only (an embedder: use it with Head); cannot train it from scratch", b.name, fam.Name)
+		}
+		rec.Kind, rec.Family = KindDeep, fam.Name // the registry's spelling, whichever alias was typed
 		cfg := b.cfg.Classes(len(classes))
 		if cfg.InputSize == 0 {
 			cfg.InputSize = 224
@@ -365,7 +369,7 @@ func (a *App) prepareModel(ctx context.Context, b *TrainBuilder, rec store.Model
 		}
 		// A head's family follows from its settings (compared below); records made before heads with a hidden
 		// layer were called "mlp" say "linear", so only a deep family is compared here.
-		if old.Kind != rec.Kind || old.Embedder != rec.Embedder || (rec.Kind == KindDeep && old.Family != rec.Family) {
+		if old.Kind != rec.Kind || old.Embedder != rec.Embedder || (rec.Kind == KindDeep && zoo.Canonical(old.Family) != zoo.Canonical(rec.Family)) {
 			diffs = append(diffs, fmt.Sprintf("model: %s → %s", describeKind(old), describeKind(rec)))
 		}
 		if !state.Exists && old.Status == "done" {

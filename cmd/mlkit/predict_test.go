@@ -17,6 +17,7 @@ import (
 	"github.com/visionnb/visionnb/mlkit"
 	"github.com/visionnb/visionnb/mlkit/assets"
 	"github.com/visionnb/visionnb/mlkit/embed"
+	"github.com/visionnb/visionnb/mlkit/models/zoo"
 	"github.com/visionnb/visionnb/mlkit/train"
 )
 
@@ -45,7 +46,7 @@ func (meanColour) EmbedImages(imgs []image.Image) ([][]float32, error) {
 }
 
 func init() {
-	embed.Register(meanColourName, func(embed.Options) (embed.Embedder, error) { return meanColour{}, nil })
+	zoo.MustRegister(zoo.Spec{Name: meanColourName, Embedder: func(embed.Options) (embed.Embedder, error) { return meanColour{}, nil }})
 }
 
 // tinyModelFolder trains a one-epoch head on the mean-colour embedder and saves it as a model folder.

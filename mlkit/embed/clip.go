@@ -12,7 +12,7 @@ import (
 	"github.com/visionnb/visionnb/mlkit/models/clip"
 )
 
-// CLIPViTB32 is the registry name of OpenAI's CLIP ViT-B/32 (image and text towers, 512-d vectors).
+// CLIPViTB32 is the name of OpenAI's CLIP ViT-B/32 (image and text towers, 512-d vectors) in package zoo.
 const CLIPViTB32 = "clip_vit_b32"
 
 // CLIPDirEnv names the environment variable pointing at a local copy of the Hugging Face
@@ -30,31 +30,32 @@ var (
 	clipModels = map[string]*clip.Model{}
 )
 
-func init() {
-	Register(CLIPViTB32, func(o Options) (Embedder, error) {
-		dir, err := CLIPDir(o.Dir, o.Offline || os.Getenv(assets.OfflineEnv) != "")
-		if err != nil {
-			return nil, err
-		}
-		clipMu.Lock()
-		defer clipMu.Unlock()
-		if m, ok := clipModels[dir]; ok {
-			return m, nil
-		}
-		l := clip.NewLoader(dir).Name(CLIPViTB32)
-		if o.Backend != nil {
-			l = l.Backend(o.Backend)
-		}
-		if o.BatchSize > 0 {
-			l = l.BatchSize(o.BatchSize)
-		}
-		m, err := l.Load()
-		if err != nil {
-			return nil, fmt.Errorf("clip: loading %s: %w", dir, err)
-		}
-		clipModels[dir] = m
+// NewCLIP loads CLIP ViT-B/32 from opts.Dir (else CLIPDir's search) as a TextEmbedder (a *clip.Model),
+// on opts.Backend with batches of opts.BatchSize (0: clip.DefaultBatchSize). Models loaded from one
+// folder are shared in the process.
+func NewCLIP(opts Options) (Embedder, error) {
+	dir, err := CLIPDir(opts.Dir, opts.Offline || os.Getenv(assets.OfflineEnv) != "")
+	if err != nil {
+		return nil, err
+	}
+	clipMu.Lock()
+	defer clipMu.Unlock()
+	if m, ok := clipModels[dir]; ok {
 		return m, nil
-	})
+	}
+	l := clip.NewLoader(dir).Name(CLIPViTB32)
+	if opts.Backend != nil {
+		l = l.Backend(opts.Backend)
+	}
+	if opts.BatchSize > 0 {
+		l = l.BatchSize(opts.BatchSize)
+	}
+	m, err := l.Load()
+	if err != nil {
+		return nil, fmt.Errorf("clip: loading %s: %w", dir, err)
+	}
+	clipModels[dir] = m
+	return m, nil
 }
 
 // CLIPAvailable reports whether CLIP ViT-B/32 weights are on this machine (a given folder, $MLKIT_CLIP_DIR

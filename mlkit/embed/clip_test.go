@@ -7,12 +7,12 @@ import (
 	"testing"
 )
 
-// The CLIP registry entry loads the tiny random-weight CLIP fixture (same layout as the hub folder) and
+// NewCLIP loads the tiny random-weight CLIP fixture (same layout as the hub folder) and
 // serves image and text vectors in one space; without weights it says how to get them.
-func TestCLIPRegistryEntry(t *testing.T) {
+func TestNewCLIP(t *testing.T) {
 	_, file, _, _ := runtime.Caller(0)
 	tiny := filepath.Join(filepath.Dir(file), "..", "models", "clip", "testdata", "tiny")
-	em, err := Get(CLIPViTB32, NewOptions().WithDir(tiny))
+	em, err := NewCLIP(NewOptions().WithDir(tiny))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,8 @@
 // Package embed turns images (and, for cross-modal models, texts) into fixed-size feature vectors. Every
-// model implements Embedder and registers a factory under a name, so notebooks pick a model by name:
+// model implements Embedder and is created by a Factory (NewMobileNetV2, NewCLIP). The models are named
+// in the one model registry, package mlkit/models/zoo, so notebooks pick a model by name:
 //
-//	e, err := embed.Get("mobilenet_v2_035", embed.NewOptions().Normalized())
+//	e, err := zoo.Embedder("mobilenet_v2_035", embed.NewOptions().Normalized())
 //	vecs, err := e.EmbedImages(imgs) // [][]float32, one e.Dim()-vector per image
 //
 // Embedders batch their inputs with a fixed batch shape (the last batch is padded) so the compiled graph
@@ -14,8 +15,6 @@ import (
 	"image"
 	"math"
 	"slices"
-	"sort"
-	"sync"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/visionnb/visionnb/mlkit/internal/vecmath"
@@ -23,7 +22,7 @@ import (
 
 // Embedder maps images to vectors of Dim() float32 values.
 type Embedder interface {
-	// Name is the registry name of the model, e.g. "mobilenet_v2_035".
+	// Name identifies the model and its weights, e.g. "mobilenet_v2_035" (its registry name in package zoo).
 	Name() string
 	// Dim is the length of every vector returned.
 	Dim() int
@@ -98,54 +97,8 @@ func (o Options) batchSize() int {
 	return DefaultBatchSize
 }
 
-// Factory creates an embedder from options.
+// Factory creates an embedder from options: what a registered model's zoo.Spec.Embedder holds.
 type Factory func(opts Options) (Embedder, error)
-
-var (
-	registryMu sync.RWMutex
-	registry   = map[string]Factory{}
-)
-
-// Register makes a model available to Get under name. It panics when name is empty, factory is nil, or
-// the name is taken (like database/sql.Register): registration happens in init functions.
-func Register(name string, factory Factory) {
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	if name == "" || factory == nil {
-		panic("embed.Register: empty name or nil factory")
-	}
-	if _, dup := registry[name]; dup {
-		panic(fmt.Sprintf("embed.Register: %q registered twice", name))
-	}
-	registry[name] = factory
-}
-
-// Get creates the embedder registered under name.
-func Get(name string, opts Options) (Embedder, error) {
-	registryMu.RLock()
-	f, ok := registry[name]
-	registryMu.RUnlock()
-	if !ok {
-		return nil, fmt.Errorf("embed: no model named %q (registered: %v)", name, Names())
-	}
-	e, err := f(opts)
-	if err != nil {
-		return nil, fmt.Errorf("embed: creating %q: %w", name, err)
-	}
-	return e, nil
-}
-
-// Names lists the registered model names, sorted.
-func Names() []string {
-	registryMu.RLock()
-	defer registryMu.RUnlock()
-	names := make([]string, 0, len(registry))
-	for n := range registry {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
 
 // Batches calls fn on consecutive ranges [start, end) of at most size of the n inputs, in order, and
 // reports progress after each. It stops at the first error.

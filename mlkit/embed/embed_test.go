@@ -16,24 +16,6 @@ import (
 	"github.com/visionnb/visionnb/mlkit/internal/testshared"
 )
 
-func TestRegistry(t *testing.T) {
-	names := Names()
-	for _, n := range []string{MobileNetV2035, MobileNetV2Any} {
-		if !slices.Contains(names, n) {
-			t.Errorf("%q not registered (have %v)", n, names)
-		}
-	}
-	if _, err := Get("no_such_model", NewOptions()); err == nil || !strings.Contains(err.Error(), MobileNetV2035) {
-		t.Errorf("unknown model error should list the registered names: %v", err)
-	}
-	defer func() {
-		if recover() == nil {
-			t.Error("registering a name twice did not panic")
-		}
-	}()
-	Register(MobileNetV2035, func(Options) (Embedder, error) { return nil, nil })
-}
-
 func TestBatchesAndNormalize(t *testing.T) {
 	var ranges [][2]int
 	var prog []int
@@ -65,7 +47,7 @@ func TestMissingWeightsMessage(t *testing.T) {
 	if err != nil {
 		t.Skip(err)
 	}
-	_, err = Get(MobileNetV2035, NewOptions().WithOffline(true).WithBackend(b))
+	_, err = NewMobileNetV2(NewOptions().WithWidth(0.35).WithOffline(true).WithBackend(b))
 	if err == nil {
 		t.Fatal("no error without any weights")
 	}
@@ -74,7 +56,7 @@ func TestMissingWeightsMessage(t *testing.T) {
 			t.Errorf("error does not mention %q: %v", want, err)
 		}
 	}
-	if _, err := Get(MobileNetV2035, NewOptions().WithDir(t.TempDir())); err == nil || !strings.Contains(err.Error(), "model.json") {
+	if _, err := NewMobileNetV2(NewOptions().WithWidth(0.35).WithDir(t.TempDir())); err == nil || !strings.Contains(err.Error(), "model.json") {
 		t.Errorf("folder without model.json: %v", err)
 	}
 }
@@ -121,7 +103,7 @@ func TestMobileNetV2MatchesReference(t *testing.T) {
 	}
 	var done []int
 	// Batch 3 for 4 images: two batches, the last padded, results in input order.
-	e, err := Get(MobileNetV2035, NewOptions().WithBackend(b).WithBatchSize(3).WithProgress(func(d, _ int) { done = append(done, d) }))
+	e, err := NewMobileNetV2(NewOptions().WithWidth(0.35).WithBackend(b).WithBatchSize(3).WithProgress(func(d, _ int) { done = append(done, d) }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,11 +129,11 @@ func TestMobileNetV2MatchesReference(t *testing.T) {
 	}
 
 	// Normalised: unit vectors, same directions; shares the compiled model.
-	en, err := Get(MobileNetV2035, NewOptions().WithBackend(b).WithBatchSize(3).Normalized())
+	en, err := NewMobileNetV2(NewOptions().WithWidth(0.35).WithBackend(b).WithBatchSize(3).Normalized())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if en.(*MobileNetV2).model != e.(*MobileNetV2).model {
+	if en.model != e.model {
 		t.Error("second embedder with the same settings did not reuse the compiled model")
 	}
 	gn, err := en.EmbedImages(imgs[:2])
@@ -167,7 +149,7 @@ func TestMobileNetV2MatchesReference(t *testing.T) {
 			t.Errorf("normalised vector %d: |v|^2 = %g, cosine to reference %g", i, n, Cosine(v, want[i]))
 		}
 	}
-	if _, err := Get(MobileNetV2Any, NewOptions().WithBackend(b).WithWidth(1.0).WithDir(testshared.MobileNetV2(t))); err == nil {
+	if _, err := NewMobileNetV2(NewOptions().WithBackend(b).WithWidth(1.0).WithDir(testshared.MobileNetV2(t))); err == nil {
 		t.Error("alpha 1.0 accepted alpha 0.35 weights")
 	}
 }

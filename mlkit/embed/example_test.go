@@ -7,10 +7,10 @@ import (
 	"github.com/visionnb/visionnb/mlkit/embed"
 )
 
-// Embedding a folder's photos with Teachable Machine's MobileNetV2 and comparing two of them.
-func ExampleGet() {
+// Embedding a folder's photos with Teachable Machine's MobileNetV2 (alpha 0.35; zoo.Embedder("mobilenet_v2_035", ...) is the same by name) and comparing two of them.
+func ExampleNewMobileNetV2() {
 	var photos []image.Image // decoded photos, any size: they are centre-cropped to 224 px.
-	e, err := embed.Get(embed.MobileNetV2035, embed.NewOptions().Normalized().
+	e, err := embed.NewMobileNetV2(embed.NewOptions().WithWidth(0.35).Normalized().
 		WithProgress(func(done, total int) { fmt.Printf("\r%d/%d", done, total) }))
 	if err != nil {
 		fmt.Println(err) // says where to put the weights when none are found.

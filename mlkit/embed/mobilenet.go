@@ -21,24 +21,15 @@ import (
 	"github.com/visionnb/visionnb/mlkit/weights/tfjs"
 )
 
-// Registry names of the MobileNetV2 embedders.
-const (
-	// MobileNetV2035 is Keras MobileNetV2 alpha 0.35 at 224 px: Teachable Machine's base model. 1280-d.
-	MobileNetV2035 = "mobilenet_v2_035"
-	// MobileNetV2Any is MobileNetV2 with Options.Width as alpha (default 1.0).
-	MobileNetV2Any = "mobilenet_v2"
-)
+// MobileNetV2035 is the name of Keras MobileNetV2 alpha 0.35 at 224 px, Teachable Machine's base model
+// (1280-d): the name of its entry in package zoo and what its embedder's Name returns.
+const MobileNetV2035 = "mobilenet_v2_035"
 
 // SharedMobileNetV2Dir is the folder, inside the project's shared folder, holding the alpha 0.35 weights.
 var SharedMobileNetV2Dir = []string{"models", "mobilenet_v2_035_tfjs"}
 
-func init() {
-	Register(MobileNetV2035, func(o Options) (Embedder, error) { return NewMobileNetV2(o.WithWidth(0.35)) })
-	Register(MobileNetV2Any, func(o Options) (Embedder, error) { return NewMobileNetV2(o) })
-}
-
 // MobileNetV2 embeds images with the global-average-pooled "out_relu" features of Keras MobileNetV2,
-// loaded from TF.js weights. Images are centre-cropped and resized to Size (mobilenetv2.Preprocess). It is
+// loaded from TF.js weights. Images are centre-cropped and resized to Size (mobilenetv2.PreprocessImage). It is
 // safe for concurrent use; batches run one at a time.
 type MobileNetV2 struct {
 	alpha     float64

@@ -13,16 +13,17 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/visionnb/visionnb/mlkit/models"
+	"github.com/visionnb/visionnb/mlkit/models/zoo"
 	"github.com/visionnb/visionnb/mlkit/train/pipeline"
 )
 
 // DeepBuilder configures training a model family from scratch on images. Create it with Deep, give it data
 // with Data, set deep training's own options here and the shared ones with With, and call Fit.
 //
-//	res, err := train.Deep(fam, models.New().Size(64)).Data(classes, trainSet, valSet).CacheDir(cache).
+//	res, err := train.Deep(zoo.MustLookup("resnet50"), models.New().Size(64)).Data(classes, trainSet, valSet).CacheDir(cache).
 //		With(train.DeepDefaults().OutputDir(out).LR(1e-3).WarmupEpochs(1).LabelSmoothing(0.1).Epochs(20).Seed(1)).Fit()
 type DeepBuilder struct {
-	family     Family
+	family     zoo.Spec
 	classes    []string
 	train, val []Example
 	cfg        RunConfig // deep training's own options; Planned adds opts.Settings and the data's sizes
@@ -30,10 +31,11 @@ type DeepBuilder struct {
 	cacheDir   string
 }
 
-// Deep starts a configuration for training family with model configuration cfg (NumClasses is set from
-// the class names; InputSize is the training resolution, 224 when 0), with DefaultAugment and the options
-// DeepDefaults.
-func Deep(family Family, cfg models.Config) *DeepBuilder {
+// Deep starts a configuration for training the registered network family (see package zoo) with model
+// configuration cfg (NumClasses is set from the class names; InputSize is the training resolution, 224
+// when 0), with DefaultAugment and the options DeepDefaults; config.json records family.Name, by which
+// Load finds it again.
+func Deep(family zoo.Spec, cfg models.Config) *DeepBuilder {
 	if cfg.InputSize <= 0 {
 		cfg.InputSize = 224
 	}
@@ -67,7 +69,10 @@ func (d *DeepBuilder) NoAugment() *DeepBuilder { d.cfg.Augment = pipeline.Augmen
 // Fit validates the input, decodes (or reads from the cache) every image, trains and returns the result.
 func (d *DeepBuilder) Fit() (*Result, error) {
 	if d.family.Build == nil || d.family.Name == "" {
-		return nil, fmt.Errorf("deep training: the model family needs a Name and a Build function")
+		return nil, fmt.Errorf("deep training: the model family %q needs a Name and a Build function (pretrained-only models cannot be trained from scratch)", d.family.Name)
+	}
+	if err := d.family.Normalization.Validate(); err != nil {
+		return nil, fmt.Errorf("deep training %s: %w", d.family.Name, err)
 	}
 	if err := validateClasses(d.classes); err != nil {
 		return nil, err
@@ -111,11 +116,18 @@ func (d *DeepBuilder) Fit() (*Result, error) {
 	return res, nil
 }
 
-// deepModel normalises uint8 pixels in-graph and calls the family's Build.
-func deepModel(fam Family, cfg *RunConfig) modelFn {
+// deepModel normalises uint8 pixels in-graph (as config.json's normalization says) and calls the
+// family's Build.
+func deepModel(fam zoo.Spec, cfg *RunConfig) modelFn {
 	return func(ctx *context.Context, x *Node) *Node {
-		return fam.Build(ctx, normalizeGraph(x, fam.Normalization), cfg.Model)
+		return fam.Build(ctx, normalizeGraph(x, cfg.Normalization), cfg.Model)
 	}
+}
+
+// normalizeGraph maps uint8 pixels [batch, h, w, 3] to [0, 1] and then to the float32 input the family
+// expects (models.Normalize).
+func normalizeGraph(x *Node, norm models.Normalization) *Node {
+	return models.Normalize(DivScalar(ConvertDType(x, dtypes.Float32), 255), norm)
 }
 
 // imageSource serves prepared images as uint8 [batch, size, size, 3], augmenting training batches.

@@ -20,21 +20,22 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/layers/activations"
 	"github.com/visionnb/visionnb/mlkit/internal/testshared"
 	"github.com/visionnb/visionnb/mlkit/models"
+	"github.com/visionnb/visionnb/mlkit/models/zoo"
 	"github.com/visionnb/visionnb/mlkit/train/pipeline"
 )
 
 // testDenseFamily is a dense-only "CNN" (flatten -> dropout -> dense): it trains on every backend, so the
 // deep loop, checkpoints and resume are tested even where convolution gradients are unavailable.
-var testDenseFamily = Family{Name: "test-dense", Normalization: NormImageNet,
+var testDenseFamily = zoo.MustRegister(zoo.Spec{Name: "test-dense", Normalization: models.NormImageNet,
 	Build: func(ctx *context.Context, images *Node, cfg models.Config) *Node {
 		x := Reshape(images, images.Shape().Dimensions[0], -1)
 		x = layers.DropoutStatic(ctx, x, cfg.Dropout)
 		return layers.Dense(ctx.In("logits"), x, true, cfg.NumClasses)
-	}}
+	}})
 
 // testSmallCNN is a small CNN with the model families' Build signature: two strided 3x3 convolutions,
 // global average pooling, dropout, dense.
-var testSmallCNN = Family{Name: "test-smallcnn", Normalization: NormImageNet,
+var testSmallCNN = zoo.MustRegister(zoo.Spec{Name: "test-smallcnn", Normalization: models.NormImageNet,
 	Build: func(ctx *context.Context, images *Node, cfg models.Config) *Node {
 		x := images
 		for i, filters := range []int{8, 16} {
@@ -44,12 +45,7 @@ var testSmallCNN = Family{Name: "test-smallcnn", Normalization: NormImageNet,
 		x = ReduceMean(x, 1, 2)
 		x = layers.DropoutStatic(ctx, x, cfg.Dropout)
 		return layers.Dense(ctx.In("logits"), x, true, cfg.NumClasses)
-	}}
-
-func init() {
-	RegisterFamily(testDenseFamily)
-	RegisterFamily(testSmallCNN)
-}
+	}})
 
 // animals returns perClass training and valPerClass validation examples per class from the shared
 // photos (sorted file names: deterministic).
@@ -327,7 +323,7 @@ func TestDeepResumeAfterKill(t *testing.T) {
 	if err := readJSON(filepath.Join(dir, ConfigFile), &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Family != "test-dense" || cfg.InputSize != 32 || cfg.Normalization != NormImageNet || cfg.Seed != 7 ||
+	if cfg.Family != "test-dense" || cfg.InputSize != 32 || cfg.Normalization != models.NormImageNet || cfg.Seed != 7 ||
 		cfg.Optimizer.Name != "adamw" || cfg.Model.NumClasses != 5 || cfg.Backend == "" || cfg.Dataset == "" {
 		t.Errorf("config.json: %+v", cfg)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/context/checkpoints"
+	"github.com/visionnb/visionnb/mlkit/models/zoo"
 	"github.com/visionnb/visionnb/mlkit/train/pipeline"
 )
 
@@ -140,7 +141,7 @@ func (p *Predictor) probabilities(logits []float32) []float32 {
 
 // Load reads a saved run (config.json plus the latest checkpoint, or the best epoch's weights when early
 // stopping restored them) and returns a Predictor on backend b (nil: backend.Default()). Deep models need
-// their family registered (RegisterFamily) under the name in config.json.
+// their family in the model registry (package zoo) under the name in config.json (or an alias of it).
 func Load(dir string) (*Predictor, error) { return LoadOn(dir, nil) }
 
 // LoadOn is Load on a given backend.
@@ -154,9 +155,12 @@ func LoadOn(dir string, b backends.Backend) (*Predictor, error) {
 	case "head":
 		model = headModel(&cfg, "product")
 	case "deep":
-		fam, err := LookupFamily(cfg.Family)
+		fam, err := zoo.Lookup(cfg.Family)
 		if err != nil {
-			return nil, fmt.Errorf("loading model from %s: %w", dir, err)
+			return nil, fmt.Errorf("loading model from %s: family in %s: %w", dir, ConfigFile, err)
+		}
+		if !fam.Trainable() {
+			return nil, fmt.Errorf("loading model from %s: family %q in %s has no Build function", dir, cfg.Family, ConfigFile)
 		}
 		model = deepModel(fam, &cfg)
 	default:

@@ -98,13 +98,6 @@ const (
 	ParamBNMomentum = "efficientnet_bn_momentum" // PyTorch convention: weight of the new batch statistic
 )
 
-// Mean and Std are the per-channel ImageNet normalisation torchvision's EfficientNet weights expect,
-// for RGB values in [0, 1] (see Preprocess).
-var (
-	Mean = [3]float32{0.485, 0.456, 0.406}
-	Std  = [3]float32{0.229, 0.224, 0.225}
-)
-
 // Config returns the models.Config of EfficientNet-B<variant> (0..7) with 1000 classes: its width and
 // depth multipliers, resolution, dropout and torchvision's stochastic-depth rate. Change the head with
 // .Classes(n). It panics for variants outside 0..7 (a programming error).
@@ -154,12 +147,21 @@ func bnParams(ctx *context.Context, width, depth float64) (eps, momentum float64
 }
 
 // Preprocess maps RGB images with values in [0, 1], [batch, h, w, 3], to the normalised input the
-// torchvision weights expect: (x - Mean) / Std per channel.
-func Preprocess(images *Node) *Node {
-	g := images.Graph()
-	mean := ConvertDType(Reshape(Const(g, Mean[:]), 1, 1, 1, 3), images.DType())
-	std := ConvertDType(Reshape(Const(g, Std[:]), 1, 1, 1, 3), images.DType())
-	return Div(Sub(images, mean), std)
+// torchvision weights expect: models.Normalize with models.NormImageNet.
+func Preprocess(images *Node) *Node { return models.Normalize(images, models.NormImageNet) }
+
+// ForVariant returns the constructor of EfficientNet-B<variant> (0..7): Build with that variant's width
+// and depth multipliers, whatever cfg says (cfg's classes, size, dropout and drop-path still apply). It
+// returns an error for variants outside 0..7.
+func ForVariant(variant int) (models.BuildFunc, error) {
+	if variant < 0 || variant >= len(Variants) {
+		return nil, fmt.Errorf("efficientnet: no variant B%d (have B0..B7)", variant)
+	}
+	v := Variants[variant]
+	return func(ctx *context.Context, images *Node, cfg models.Config) *Node {
+		cfg.Width, cfg.Depth = v.Width, v.Depth
+		return Build(ctx, images, cfg)
+	}, nil
 }
 
 // TorchName returns the torchvision state-dict key of a variable with the given scope (as returned by

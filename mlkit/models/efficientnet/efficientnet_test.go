@@ -56,6 +56,31 @@ func TestMakeDivisible(t *testing.T) {
 	}
 }
 
+// TestForVariantFixesWidthAndDepth: ForVariant(v) builds B<v> whatever width and depth cfg asks for (the
+// parameter count of Config(v)), and refuses variants outside 0..7.
+func TestForVariantFixesWidthAndDepth(t *testing.T) {
+	b := newBackend(t)
+	for _, v := range []int{0, 3} {
+		build, err := efficientnet.ForVariant(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := context.New()
+		declare(b, want, efficientnet.Config(v), 32)
+		got := context.New()
+		g := NewGraph(b, "declare")
+		build(got, Parameter(g, "images", shapes.Make(dtypes.Float32, 1, 32, 32, 3)), models.New().WithWidth(0.25).WithDepth(0.25))
+		if n, w := nntest.CountTrainable(got), nntest.CountTrainable(want); n != w {
+			t.Errorf("ForVariant(%d) with width/depth 0.25: %d parameters, B%d has %d", v, n, v, w)
+		}
+	}
+	for _, v := range []int{-1, 8} {
+		if _, err := efficientnet.ForVariant(v); err == nil {
+			t.Errorf("ForVariant(%d) should fail", v)
+		}
+	}
+}
+
 func TestParameterCounts(t *testing.T) {
 	b := newBackend(t)
 	data, err := os.ReadFile("testdata/param_counts.json")

@@ -6,7 +6,7 @@
 // "block_3_depthwise/depthwise_kernel", "block_3_project_BN/{scale,offset,mean,variance}" (GoMLX
 // batch-norm names for Keras gamma, beta, moving_mean, moving_variance), "predictions/{weights,biases}"
 // (GoMLX dense layer) for the optional classification head. Input: float32 [batch, height, width, 3] RGB scaled to [-1, 1] (see
-// Preprocess). Output: the 1280-d global average pool of "out_relu" (NumClasses 0), or logits.
+// Preprocess, or PreprocessImage for one Go image). Output: the 1280-d global average pool of "out_relu" (NumClasses 0), or logits.
 //
 // Backends: inference runs on XLA and on the pure-Go backend (depthwise convolutions use nn.Depthwise,
 // which avoids grouped convolution where it would crash). Training the backbone needs gradients of
@@ -260,4 +260,16 @@ func Build(ctx *context.Context, images *Node, cfg models.Config) *Node {
 		features = layers.DropoutStatic(hctx, features, cfg.Dropout)
 	}
 	return layers.Dense(hctx.In("predictions"), features, true, cfg.NumClasses)
+}
+
+// ForWidth returns the constructor of MobileNetV2 with width multiplier alpha: Build with cfg.Width
+// replaced by alpha. It returns an error unless alpha > 0.
+func ForWidth(alpha float64) (models.BuildFunc, error) {
+	if !(alpha > 0) {
+		return nil, fmt.Errorf("mobilenetv2: width multiplier (alpha) must be > 0, got %g", alpha)
+	}
+	return func(ctx *context.Context, images *Node, cfg models.Config) *Node {
+		cfg.Width = alpha
+		return Build(ctx, images, cfg)
+	}, nil
 }

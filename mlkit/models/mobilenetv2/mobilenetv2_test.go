@@ -159,7 +159,7 @@ func TestLoadChecksShapes(t *testing.T) {
 	}
 }
 
-func TestPreprocess(t *testing.T) {
+func TestPreprocessImage(t *testing.T) {
 	// 300x200 image: left 50 px red, centre 200 px green, right 50 px blue. The centre crop keeps green only.
 	img := image.NewNRGBA(image.Rect(0, 0, 300, 200))
 	for y := range 200 {
@@ -173,7 +173,7 @@ func TestPreprocess(t *testing.T) {
 			img.SetNRGBA(x, y, c)
 		}
 	}
-	v := Preprocess(img, 64)
+	v := PreprocessImage(img, 64)
 	if len(v) != 64*64*3 {
 		t.Fatalf("len %d", len(v))
 	}

@@ -5,7 +5,10 @@ import (
 	"image"
 
 	"github.com/disintegration/imaging"
+	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/visionnb/visionnb/mlkit/models"
 )
 
 // DefaultSize is the input resolution of the published weights (and of Teachable Machine).
@@ -44,9 +47,16 @@ func RGBToInput(img *image.NRGBA, dst []float32) {
 	}
 }
 
-// Preprocess centre-crops and resizes img to size x size and returns its pixels scaled to [-1, 1],
+// Preprocess maps RGB images with values in [0, 1], [batch, h, w, 3], to the [-1, 1] input the Keras
+// weights expect: models.Normalize with models.NormMinusOneOne. (The embedder scales 8-bit pixels in Go
+// instead, with ScalePixel, exactly as Keras' preprocess_input does.)
+func Preprocess(images *graph.Node) *graph.Node {
+	return models.Normalize(images, models.NormMinusOneOne)
+}
+
+// PreprocessImage centre-crops and resizes img to size x size and returns its pixels scaled to [-1, 1],
 // [size*size*3] channels last: the input Build expects for one image.
-func Preprocess(img image.Image, size int) []float32 {
+func PreprocessImage(img image.Image, size int) []float32 {
 	dst := make([]float32, size*size*3)
 	RGBToInput(CenterCrop(img, size), dst)
 	return dst

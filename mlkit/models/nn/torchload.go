@@ -135,7 +135,7 @@ func LoadTorchSafetensors(ctx *context.Context, path string) error {
 // Declare creates the variables of a model (without values) in ctx by building it, for a 1-image batch
 // at cfg.InputSize (224 when unset), on a throwaway graph that is never compiled. Load weights next
 // (LoadTorch, LoadTorchSafetensors), then build executors with ctx.Reuse().
-func Declare(backend backends.Backend, ctx *context.Context, build func(*context.Context, *Node, models.Config) *Node, cfg models.Config) (err error) {
+func Declare(backend backends.Backend, ctx *context.Context, build models.BuildFunc, cfg models.Config) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("nn.Declare: building the model: %v", r)

@@ -45,13 +45,6 @@ const (
 	BNMomentum = 0.1
 )
 
-// Mean and Std are the per-channel ImageNet normalisation torchvision's ResNet weights expect, for
-// RGB values in [0, 1] (see Preprocess).
-var (
-	Mean = [3]float32{0.485, 0.456, 0.406}
-	Std  = [3]float32{0.229, 0.224, 0.225}
-)
-
 // Arch describes one ResNet depth: the block kind and the number of blocks per stage.
 type Arch struct {
 	// Depth is the nominal depth (18, 34, 50, 101 or 152).
@@ -71,20 +64,13 @@ var Archs = map[int]Arch{
 	152: {152, true, [4]int{3, 8, 36, 3}},
 }
 
-// BuildFunc is the constructor signature shared by every model family.
-type BuildFunc = func(ctx *context.Context, images *Node, cfg models.Config) *Node
-
-// Build builds ResNet50 v1.5 on channels-last images [batch, h, w, 3] normalised with Preprocess and
-// returns logits [batch, cfg.NumClasses], or the pooled 2048-d features when cfg.NumClasses is 0.
-// cfg.Width scales the stage widths (1 = reference); cfg.Dropout adds dropout before the head in
-// training; cfg.Depth and cfg.DropPath are ignored (use ForDepth for other depths).
-func Build(ctx *context.Context, images *Node, cfg models.Config) *Node {
-	return build(ctx, images, cfg, Archs[50])
-}
-
-// ForDepth returns the constructor of ResNet18, 34, 50, 101 or 152 (see Build). It returns an error
-// for other depths.
-func ForDepth(depth int) (BuildFunc, error) {
+// ForDepth returns the constructor of ResNet18, 34, 50, 101 or 152 on channels-last images
+// [batch, h, w, 3] normalised with Preprocess. The network returns logits [batch, cfg.NumClasses], or the
+// pooled features (512-d for 18/34, 2048-d for the bottleneck depths) when cfg.NumClasses is 0. cfg.Width
+// scales the stage widths (1 = reference); cfg.Dropout adds dropout before the head in training;
+// cfg.Depth and cfg.DropPath are ignored (the depth is the argument). It returns an error for other
+// depths.
+func ForDepth(depth int) (models.BuildFunc, error) {
 	arch, ok := Archs[depth]
 	if !ok {
 		return nil, fmt.Errorf("resnet: no ResNet of depth %d (have 18, 34, 50, 101, 152)", depth)
@@ -95,13 +81,8 @@ func ForDepth(depth int) (BuildFunc, error) {
 }
 
 // Preprocess maps RGB images with values in [0, 1], [batch, h, w, 3], to the normalised input the
-// torchvision weights expect: (x - Mean) / Std per channel.
-func Preprocess(images *Node) *Node {
-	g := images.Graph()
-	mean := Reshape(Const(g, Mean[:]), 1, 1, 1, 3)
-	std := Reshape(Const(g, Std[:]), 1, 1, 1, 3)
-	return Div(Sub(images, ConvertDType(mean, images.DType())), ConvertDType(std, images.DType()))
-}
+// torchvision weights expect: models.Normalize with models.NormImageNet.
+func Preprocess(images *Node) *Node { return models.Normalize(images, models.NormImageNet) }
 
 // TorchName returns the torchvision state-dict key of a variable with the given scope (as returned
 // by context.Variable.Scope, e.g. "/layer1/0/bn1") and name (e.g. "running_mean").

@@ -37,8 +37,17 @@ func newBackend(t testing.TB) backends.Backend {
 	return b
 }
 
+// resnet50 is the ResNet50 constructor the tests use.
+var resnet50 = func() models.BuildFunc {
+	build, err := resnet.ForDepth(50)
+	if err != nil {
+		panic(err)
+	}
+	return build
+}()
+
 // declare creates ctx's variables (without values) by building the model on a throwaway graph.
-func declare(b backends.Backend, ctx *context.Context, build resnet.BuildFunc, cfg models.Config, size int) {
+func declare(b backends.Backend, ctx *context.Context, build models.BuildFunc, cfg models.Config, size int) {
 	g := NewGraph(b, "declare")
 	images := Parameter(g, "images", shapes.Make(dtypes.Float32, 1, size, size, 3))
 	build(ctx, images, cfg)
@@ -61,7 +70,7 @@ func TestParameterCounts(t *testing.T) {
 	}
 	// Without a head: ResNet50 minus fc (2048*1000 + 1000).
 	ctx := context.New()
-	declare(b, ctx, resnet.Build, models.New().Classes(0), 32)
+	declare(b, ctx, resnet50, models.New().Classes(0), 32)
 	if got, want := nntest.CountTrainable(ctx), 25_557_032-2_049_000; got != want {
 		t.Errorf("ResNet50 features: %d trainable parameters, want %d", got, want)
 	}
@@ -82,7 +91,7 @@ func TestTorchvisionParity(t *testing.T) {
 	}
 	b := newBackend(t)
 	ctx := context.New()
-	declare(b, ctx, resnet.Build, models.New(), 64)
+	declare(b, ctx, resnet50, models.New(), 64)
 	if got := nntest.CountTrainable(ctx); got != ref.NumParameters {
 		t.Errorf("trainable parameters %d, torchvision %d", got, ref.NumParameters)
 	}
@@ -90,10 +99,10 @@ func TestTorchvisionParity(t *testing.T) {
 		t.Fatal(err)
 	}
 	logitsExec := context.MustNewExec(b, ctx.Reuse(), func(ctx *context.Context, images *Node) *Node {
-		return resnet.Build(ctx, images, models.New())
+		return resnet50(ctx, images, models.New())
 	})
 	featuresExec := context.MustNewExec(b, ctx.Reuse(), func(ctx *context.Context, images *Node) *Node {
-		return resnet.Build(ctx, images, models.New().Classes(0))
+		return resnet50(ctx, images, models.New().Classes(0))
 	})
 	maxSize := 224
 	if os.Getenv("MLKIT_PARITY_MAXSIZE") != "" {
@@ -163,7 +172,7 @@ func TestTrainingSmoke(t *testing.T) {
 	step := context.MustNewExec(b, ctx, func(ctx *context.Context, images, labels *Node) *Node {
 		g := images.Graph()
 		ctx.SetTraining(g, true)
-		logits := resnet.Build(ctx, images, cfg)
+		logits := resnet50(ctx, images, cfg)
 		loss := ReduceAllMean(losses.SparseCategoricalCrossEntropyLogits([]*Node{labels}, []*Node{logits}))
 		opt.UpdateGraph(ctx, g, loss)
 		return loss
@@ -194,7 +203,7 @@ func benchmarkForward(b *testing.B, batch, size int) {
 	be := newBackend(b)
 	ctx := context.New()
 	e := context.MustNewExec(be, ctx, func(ctx *context.Context, images *Node) *Node {
-		return resnet.Build(ctx, images, models.New())
+		return resnet50(ctx, images, models.New())
 	})
 	x := nntest.Input(0, batch, size)
 	e.MustExec1(x)
@@ -258,7 +267,7 @@ func TestLoadTorchSafetensors(t *testing.T) {
 	b := newBackend(t)
 	ctx := context.New()
 	cfg := models.New().Size(64)
-	if err := nn.Declare(b, ctx, resnet.Build, cfg); err != nil {
+	if err := nn.Declare(b, ctx, resnet50, cfg); err != nil {
 		t.Fatal(err)
 	}
 	if err := nn.LoadTorchSafetensors(ctx, path); err != nil {
@@ -266,7 +275,7 @@ func TestLoadTorchSafetensors(t *testing.T) {
 	}
 	out := ref.Outputs[0]
 	got := tensors.MustCopyFlatData[float32](context.MustNewExec(b, ctx.Reuse(), func(ctx *context.Context, images *Node) *Node {
-		return resnet.Build(ctx, images, cfg)
+		return resnet50(ctx, images, cfg)
 	}).MustExec1(nntest.Input(out.InputIndex, out.Batch, out.Size)))
 	errAbs, scale, err := nntest.Compare(got, out.Logits)
 	if err != nil {

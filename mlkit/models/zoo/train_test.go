@@ -1,4 +1,4 @@
-package families
+package zoo_test
 
 import (
 	"os"
@@ -9,20 +9,12 @@ import (
 	"github.com/visionnb/visionnb/mlkit/backend"
 	"github.com/visionnb/visionnb/mlkit/internal/testshared"
 	"github.com/visionnb/visionnb/mlkit/models"
+	"github.com/visionnb/visionnb/mlkit/models/zoo"
 	"github.com/visionnb/visionnb/mlkit/train"
 )
 
-func TestRegistered(t *testing.T) {
-	for _, f := range All {
-		got, err := train.LookupFamily(f.Name)
-		if err != nil || got.Build == nil || got.Normalization != f.Normalization {
-			t.Errorf("family %s: %+v, %v", f.Name, got, err)
-		}
-	}
-}
-
-// TestTrainAndLoad trains small versions of the families for one epoch on 10 real photos at 32 px and
-// loads each back by name. ResNet18 always runs (about 45 s, mostly compilation; skipped with -short);
+// TestTrainAndLoad trains small versions of the registered families for one epoch on 10 real photos at
+// 32 px with train.Deep and loads each back by the name in config.json (train.Load reads the registry). ResNet18 always runs (about 45 s, mostly compilation; skipped with -short);
 // MobileNetV2 and EfficientNet need MLKIT_SLOW_TESTS=1 (2-3 minutes each).
 func TestTrainAndLoad(t *testing.T) {
 	if testing.Short() {
@@ -51,15 +43,15 @@ func TestTrainAndLoad(t *testing.T) {
 		classes = append(classes, e.Name())
 	}
 	for _, c := range []struct {
-		fam train.Family
+		fam zoo.Spec
 		cfg models.Config
 	}{
-		{ResNet18, models.New().Size(32).WithWidth(0.25)},
-		{MobileNetV2, models.New().Size(32).WithWidth(0.35)},
-		{EfficientNet, models.New().Size(32).WithWidth(0.25).WithDepth(0.25)},
+		{zoo.MustLookup("resnet18"), models.New().Size(32).WithWidth(0.25)},
+		{zoo.MustLookup("mobilenetv2"), models.New().Size(32).WithWidth(0.35)},
+		{zoo.MustLookup("efficientnet"), models.New().Size(32).WithWidth(0.25).WithDepth(0.25)},
 	} {
 		t.Run(c.fam.Name, func(t *testing.T) {
-			if c.fam.Name != ResNet18.Name && os.Getenv("MLKIT_SLOW_TESTS") == "" {
+			if c.fam.Name != "resnet18" && os.Getenv("MLKIT_SLOW_TESTS") == "" {
 				t.Skip("set MLKIT_SLOW_TESTS=1 to train this family too (minutes of graph compilation)")
 			}
 			out := t.TempDir()
