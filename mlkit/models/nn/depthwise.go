@@ -12,7 +12,7 @@ import (
 	"os"
 	"strings"
 
-	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX idiom.
+	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/context/initializers"

@@ -3,7 +3,7 @@ package nn
 import (
 	"fmt"
 
-	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX's idiom: graph ops read like math.
+	. "github.com/gomlx/gomlx/pkg/core/graph"
 )
 
 // MatrixProduct is the matrix product a [m, k] x b [k, n] -> [m, n], with a gradient made of two matrix products
