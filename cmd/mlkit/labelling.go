@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -174,6 +175,10 @@ func runSearch(c *cli, _ *flag.FlagSet, args []string) error {
 		b = b.Unlabelled()
 	}
 	res, err := b.Run()
+	if errors.Is(err, mlkit.ErrNoTextTower) {
+		// The facade's way out is Go (.Like(ids...)); say the command line's.
+		return fmt.Errorf("text search %q with %s: %w; search by example images with `mlkit search --like ID...`, or use --embedder %s", l.text, model, mlkit.ErrNoTextTower, embed.CLIPViTB32)
+	}
 	if err != nil {
 		return err
 	}
@@ -262,6 +267,9 @@ func runSuggest(c *cli, fs *flag.FlagSet, args []string) error {
 	var sug *mlkit.Suggestions
 	if len(concepts) > 0 {
 		sug, err = app.SuggestZeroShot(model, concepts, append(opts, mlkit.Prompt(l.prompt))...)
+		if errors.Is(err, mlkit.ErrNoTextTower) {
+			return fmt.Errorf("zero-shot suggestions with %s: %w; drop --concepts to suggest from the labelled inputs (any embedder), or use --embedder %s", model, mlkit.ErrNoTextTower, embed.CLIPViTB32)
+		}
 	} else {
 		sug, err = app.SuggestFromLabels(model, opts...)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/visionnb/visionnb/mlkit"
+	"github.com/visionnb/visionnb/mlkit/assets"
 	"github.com/visionnb/visionnb/mlkit/embed"
 	"github.com/visionnb/visionnb/mlkit/search"
 	"github.com/visionnb/visionnb/mlkit/store"
@@ -250,6 +251,20 @@ func TestCLISearchAndSuggest(t *testing.T) {
 	decode(t, call("search", "--text", "a cat", "--weights", tiny, "--top", "4", "--json"), &text)
 	if text.Results != 30 || len(text.Selected) != 4 || text.Embedder != embed.CLIPViTB32 || text.Query != `text:"a cat"` {
 		t.Fatalf("search --text: %+v", text)
+	}
+
+	// An image-only embedder has no text tower: the error gives the command line's way out, not Go's.
+	mobilenet, ok := assets.SharedPath("models", "mobilenet_v2_035_tfjs")
+	if !ok {
+		t.Skipf("skipping the no-text-tower errors: shared MobileNetV2 weights not found at %s", mobilenet)
+	}
+	r := call("search", "--text", "a cat", "--embedder", mlkit.DefaultEmbedder, "--weights", mobilenet)
+	if r.code != exitError || !strings.Contains(r.stderr, "no text tower") || !strings.Contains(r.stderr, "`mlkit search --like ID...`") || strings.Contains(r.stderr, ".Like(") {
+		t.Fatalf("search --text with MobileNetV2: %+v", r)
+	}
+	r = call("suggest", "--concepts", "cat,dog", "--embedder", mlkit.DefaultEmbedder, "--weights", mobilenet)
+	if r.code != exitError || !strings.Contains(r.stderr, "no text tower") || !strings.Contains(r.stderr, "drop --concepts") || strings.Contains(r.stderr, "SuggestFromLabels") {
+		t.Fatalf("suggest --concepts with MobileNetV2: %+v", r)
 	}
 }
 
