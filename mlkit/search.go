@@ -211,6 +211,17 @@ func (r *Results) ShowPage(page int) error {
 	return err
 }
 
+// Bottom returns the n lowest-ranked results, worst match first (all of them when n is negative or
+// larger than the ranking): page the ranking from the bottom with it.
+func (r *Results) Bottom(n int) []search.Hit { return search.Bottom(r.Hits, n) }
+
+// ShowBottom displays the n lowest-ranked results, worst match first.
+func (r *Results) ShowBottom(n int) error {
+	hits := r.Bottom(n)
+	_, err := r.Gallery(hits).Title(fmt.Sprintf("%s — the %d worst of %d results (%s)", r.Query, len(hits), len(r.Hits), r.Model)).Show()
+	return err
+}
+
 // Select starts an editable selection of the ranking (then Top / Above / Unselect / LabelAs).
 func (r *Results) Select() *Selection {
 	return &Selection{Selection: search.NewSelection(r.Query, r.Hits), results: r}

@@ -93,8 +93,9 @@ func (a *App) SuggestZeroShot(model string, concepts []string, opts ...SuggestOp
 		return nil, fmt.Errorf("mlkit: zero-shot prompts: %w", err)
 	}
 	scale := 100.0
-	if ls, ok := em.(interface{ LogitScale() float64 }); ok {
-		scale = ls.LogitScale()
+	// clip.Model's LogitScale is a float32: the model's own exp(logit_scale), not always 100.
+	if ls, ok := em.(interface{ LogitScale() float32 }); ok {
+		scale = float64(ls.LogitScale())
 	}
 	if o.scale > 0 {
 		scale = o.scale
@@ -177,14 +178,35 @@ func (a *App) suggest(emb *Embeddings, labels []store.Label, concepts []string, 
 // Show displays the first page of suggestions (most confident first) for review.
 func (s *Suggestions) Show() error { return s.ShowPage(0) }
 
-// ShowPage displays one page (0-based) of the suggestions.
+// ShowPage displays one page (0-based) of the suggestions, most confident first.
 func (s *Suggestions) ShowPage(page int) error {
-	g := view.Gallery().Columns(8).PageSize(48).ThumbSize(112).Page(page).
-		Title(fmt.Sprintf("%d suggested labels (%s)", len(s.Items), s.Source))
-	for _, it := range s.Items {
+	g, err := s.gallery(s.Items, fmt.Sprintf("%d suggested labels (%s)", len(s.Items), s.Source))
+	if err != nil {
+		return err
+	}
+	_, err = g.Page(page).Show()
+	return err
+}
+
+// ShowBottom displays the n least confident suggestions, least confident first: the ones to look at
+// before accepting a batch (narrow it first with Above to the batch Accept would label).
+func (s *Suggestions) ShowBottom(n int) error {
+	items := s.Bottom(n)
+	g, err := s.gallery(items, fmt.Sprintf("the %d least confident of %d suggested labels (%s)", len(items), len(s.Items), s.Source))
+	if err != nil {
+		return err
+	}
+	_, err = g.Show()
+	return err
+}
+
+// gallery renders items: thumbnail, file name, suggested concept and confidence (uncertain ones marked).
+func (s *Suggestions) gallery(items []Suggestion, title string) (*view.GalleryView, error) {
+	g := view.Gallery().Columns(8).PageSize(48).ThumbSize(112).Title(title)
+	for _, it := range items {
 		in, err := s.app.st.Input(context.Background(), it.InputID)
 		if err != nil {
-			return fmt.Errorf("mlkit: suggestion for input %d: %w", it.InputID, err)
+			return nil, fmt.Errorf("mlkit: suggestion for input %d: %w", it.InputID, err)
 		}
 		color := view.ColorCorrect
 		if it.Confidence < 0.6 {
@@ -193,8 +215,44 @@ func (s *Suggestions) ShowPage(page int) error {
 		g.Add(view.Item{ID: fmt.Sprint(in.ID), Image: s.app.st.ThumbPath(in.SHA256), Caption: in.FileName,
 			Label: it.Concept, Score: it.Confidence, Color: color})
 	}
-	_, err := g.Show()
-	return err
+	return g, nil
+}
+
+// Len is the number of suggestions.
+func (s *Suggestions) Len() int { return len(s.Items) }
+
+// Top keeps the n most confident suggestions (all when n is negative or at least Len) and returns s.
+func (s *Suggestions) Top(n int) *Suggestions {
+	if n >= 0 && n < len(s.Items) {
+		s.Items = s.Items[:n]
+	}
+	return s
+}
+
+// Above keeps the suggestions at least minConfidence confident, the batch Accept(minConfidence) would
+// label, and returns s: review its least confident with ShowBottom before accepting it.
+func (s *Suggestions) Above(minConfidence float64) *Suggestions {
+	kept := s.Items[:0:0]
+	for _, it := range s.Items {
+		if it.Confidence >= minConfidence {
+			kept = append(kept, it)
+		}
+	}
+	s.Items = kept
+	return s
+}
+
+// Bottom returns the n least confident suggestions, least confident first (all of them when n is
+// negative or larger than Len): page the suggestions from the bottom with it.
+func (s *Suggestions) Bottom(n int) []Suggestion {
+	if n < 0 || n > len(s.Items) {
+		n = len(s.Items)
+	}
+	out := make([]Suggestion, n)
+	for i := range out {
+		out[i] = s.Items[len(s.Items)-1-i]
+	}
+	return out
 }
 
 // Accept labels every suggested input whose confidence is at least minConfidence (source "model", the

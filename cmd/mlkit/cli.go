@@ -67,6 +67,8 @@ type cli struct {
 	rename            string
 	source, detail    string
 	wf                workflowFlags // train, evaluate, compare, select, test, predict, export
+
+	lab labellingFlags // search, suggest, label-errors, leakage, cell (labelling.go)
 }
 
 type stringList []string

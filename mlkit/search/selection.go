@@ -95,13 +95,17 @@ func (s *Selection) UnselectIDs(ids ...int64) error {
 }
 
 // Bottom returns the n lowest-ranked selected hits, worst first: the ones to review before labelling.
-func (s *Selection) Bottom(n int) []Hit {
-	if n > len(s.hits) || n < 0 {
-		n = len(s.hits)
+func (s *Selection) Bottom(n int) []Hit { return Bottom(s.hits, n) }
+
+// Bottom returns the last n hits of a ranking (best first), worst first; all of them when n is negative
+// or larger than the ranking.
+func Bottom(ranking []Hit, n int) []Hit {
+	if n > len(ranking) || n < 0 {
+		n = len(ranking)
 	}
 	out := make([]Hit, n)
 	for i := 0; i < n; i++ {
-		out[i] = s.hits[len(s.hits)-1-i]
+		out[i] = ranking[len(ranking)-1-i]
 	}
 	return out
 }
