@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-var setOptionRe = regexp.MustCompile(`chart\.setOption\((.*)\);\}\)\(\);</script>`)
+var setOptionRe = regexp.MustCompile(`chart\.setOption\((.*?)\);\}if\(window\.echarts\)`)
 
 // TestEchartsRunsUnderNode loads the emitted library script in a Node.js VM whose global has a
 // RequireJS-style define (as in the classic notebook), checks that window.echarts appears and define is

@@ -95,7 +95,8 @@ func (h *HeatmapChart) HideColorBar() *HeatmapChart { h.noColorBar = true; retur
 // Show displays the chart (see the package function Show) and returns the written file's path, if any.
 func (h *HeatmapChart) Show() (string, error) { return Show(h) }
 
-// HTML returns the chart as an <img> with an embedded PNG, or as an ECharts chart if Interactive.
+// HTML returns the chart as an <img> with an embedded PNG, or if Interactive as an ECharts chart whose
+// PNG shows until its script runs (see echartsHTML).
 func (h *HeatmapChart) HTML() string { return h.renderHTML(&renderCtx{}) }
 
 func (h *HeatmapChart) renderHTML(rc *renderCtx) string {
@@ -105,7 +106,7 @@ func (h *HeatmapChart) renderHTML(rc *renderCtx) string {
 	if err := h.check(); err != nil {
 		return errorHTML(err)
 	}
-	return echartsHTML(rc, h.echartsOption(), h.width, h.height)
+	return echartsHTML(rc, h.echartsOption(), h.width, h.height, h.PNG, h.title)
 }
 
 func (h *HeatmapChart) check() error {

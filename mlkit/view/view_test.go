@@ -378,7 +378,7 @@ func TestEchartsInlinedOncePerOutput(t *testing.T) {
 		}
 	}
 	out := Row(a, b, c).HTML()
-	ids := regexp.MustCompile(`<div id="(mlkv-chart-[^"]+)"`).FindAllStringSubmatch(out, -1)
+	ids := regexp.MustCompile(`<div id="(mlkv-chart-[^"]+)" class="mlkv-chart"`).FindAllStringSubmatch(out, -1)
 	seen := map[string]bool{}
 	for _, m := range ids {
 		seen[m[1]] = true
@@ -486,7 +486,8 @@ func TestTableText(t *testing.T) {
 	if !strings.Contains(md, "| model | accuracy | images |\n| --- | ---: | ---: |") || !strings.Contains(md, "**0.930**") {
 		t.Errorf("Markdown():\n%s", md)
 	}
-	if !strings.Contains(tb.HTML(), `<tr class="mlkv-hl">`) || !strings.Contains(tb.HTML(), `<td class="mlkv-num">0.712</td>`) {
+	if !strings.Contains(tb.HTML(), `padding:3px 8px;text-align:right;background:#fff3b0;font-weight:bold">0.930</td>`) ||
+		!strings.Contains(tb.HTML(), `padding:3px 8px;text-align:right">0.712</td>`) {
 		t.Errorf("HTML() lacks highlight or numeric alignment:\n%s", tb.HTML())
 	}
 }
