@@ -117,7 +117,7 @@ var (
 		return out
 	}()
 	nonTextRe = regexp.MustCompile(`(?is)<(script|style|textarea|option)\b[^>]*>.*?</(script|style|textarea|option)\s*>`)
-	sanTagRe     = regexp.MustCompile(`<(/?)([a-zA-Z][a-zA-Z0-9]*)((?:\s+[a-zA-Z_:][-a-zA-Z0-9_:.]*(?:="[^"]*")?)*)\s*(/?)>`)
+	sanTagRe  = regexp.MustCompile(`<(/?)([a-zA-Z][a-zA-Z0-9]*)((?:\s+[a-zA-Z_:][-a-zA-Z0-9_:.]*(?:="[^"]*")?)*)\s*(/?)>`)
 	attrRe    = regexp.MustCompile(`([a-zA-Z_:][-a-zA-Z0-9_:.]*)(?:="([^"]*)")?`)
 )
 

@@ -138,11 +138,11 @@ func (t *TableView) HTML() string { return t.renderHTML(&renderCtx{}) }
 
 // Table cell styles (inline, see the Inline styles note in html.go).
 const (
-	styTable   = "border-collapse:collapse;font:13px sans-serif"
-	styTH      = "border:1px solid #cccccc;padding:3px 8px;background:#f0f0f0;font-weight:bold;text-align:left"
-	styTD      = "border:1px solid #cccccc;padding:3px 8px"
-	styTDNum   = ";text-align:right"
-	styTDHigh  = ";background:#fff3b0;font-weight:bold"
+	styTable  = "border-collapse:collapse;font:13px sans-serif"
+	styTH     = "border:1px solid #cccccc;padding:3px 8px;background:#f0f0f0;font-weight:bold;text-align:left"
+	styTD     = "border:1px solid #cccccc;padding:3px 8px"
+	styTDNum  = ";text-align:right"
+	styTDHigh = ";background:#fff3b0;font-weight:bold"
 )
 
 func (t *TableView) renderHTML(rc *renderCtx) string {
