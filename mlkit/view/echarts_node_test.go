@@ -15,7 +15,7 @@ var setOptionRe = regexp.MustCompile(`chart\.setOption\((.*?)\);\}if\(window\.ec
 // TestEchartsRunsUnderNode loads the emitted library script in a Node.js VM whose global has a
 // RequireJS-style define (as in the classic notebook), checks that window.echarts appears and define is
 // untouched, then renders every emitted chart option with ECharts' server-side SVG renderer and checks
-// that the titles and labels come out. Skipped when node is not installed.
+// that the titles and labels come out (heatmap cells with the PNG's two decimals). Skipped when node is not installed.
 func TestEchartsRunsUnderNode(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -27,18 +27,19 @@ func TestEchartsRunsUnderNode(t *testing.T) {
 		ROC().Series("model A", []float64{0, 0.1, 1}, []float64{0, 0.7, 1}).Interactive(),
 		Bars().Title("Comparison").Categories("accuracy", "F1").Group("linear", 0.9, 0.88).Group("cnn", 0.7, 0.69).Interactive(),
 		Line().Title("Loss").Values("train", []float64{1, 0.5, 0.25}).Values("validation", []float64{1.1, 0.7, 0.6}).Dashed().Interactive(),
+		Heatmap([][]float64{{0.5, 0.25}, {0.125, 0.875}}).Format("%.2f").Title("Mean probability").Interactive(),
 	).HTML()
 	scripts := scriptRe.FindAllString(out, -1)
-	if len(scripts) != 5 {
-		t.Fatalf("got %d <script> elements, want 1 library + 4 charts", len(scripts))
+	if len(scripts) != 6 {
+		t.Fatalf("got %d <script> elements, want 1 library + 5 charts", len(scripts))
 	}
 	lib := strings.TrimSuffix(strings.TrimPrefix(scripts[0], "<script>"), "</script>")
 	var options []string
 	for _, m := range setOptionRe.FindAllStringSubmatch(out, -1) {
 		options = append(options, m[1])
 	}
-	if len(options) != 4 {
-		t.Fatalf("found %d setOption calls, want 4", len(options))
+	if len(options) != 5 {
+		t.Fatalf("found %d setOption calls, want 5", len(options))
 	}
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "lib.js"), []byte(lib), 0o644); err != nil {
@@ -81,7 +82,7 @@ for (const o of options) {
 		t.Fatalf("node: %v\n...%s", err, tail)
 	}
 	svg := string(res)
-	for _, want := range []string{"CM &lt;/script&gt; test", "butterfly", "elephant", "True positive rate", "Comparison", "accuracy", "validation", "Loss"} {
+	for _, want := range []string{"CM &lt;/script&gt; test", "butterfly", "elephant", "True positive rate", "Comparison", "accuracy", "validation", "Loss", ">0.50<", ">0.25<", ">0.12<", ">0.88<"} {
 		if !strings.Contains(svg, want) {
 			t.Errorf("rendered SVG lacks %q", want)
 		}
