@@ -106,7 +106,9 @@ func (g *GalleryView) Add(items ...Item) *GalleryView { g.items = append(g.items
 // Title sets the gallery title.
 func (g *GalleryView) Title(title string) *GalleryView { g.title = title; return g }
 
-// Columns sets the number of thumbnails per row (at least 1).
+// Columns sets the largest number of thumbnails per row (at least 1). In HTML the rows wrap to fewer
+// columns where the output area is narrower (an 8-column gallery of 128-px thumbnails shows 6 columns
+// in a 900-px notebook output); the PNG always has this many.
 func (g *GalleryView) Columns(n int) *GalleryView { g.columns = max(1, n); return g }
 
 // PageSize sets the number of items per page (<= 0: all items on one page).

@@ -108,7 +108,9 @@ type textShower interface{ Text() string }
 
 // Show displays r: inline in a notebook (PNG for static charts, HTML otherwise, followed by
 // gonbui.Sync so large outputs are not dropped), else written as a file into OutputDir(). It returns the
-// path of the written file ("" in a notebook).
+// path of the written file ("" in a notebook). In a notebook only the first interactive chart that a
+// program shows carries the echarts library; the later ones use it from the page (each file written
+// outside a notebook carries its own).
 func Show(r Renderable) (string, error) {
 	if r == nil {
 		return "", fmt.Errorf("view.Show: nil renderable")

@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"image/color"
 	"image/png"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -34,7 +36,8 @@ func viewKinds() map[string]Renderable {
 // TestUntrustedRenderingKeepsEveryStyle renders each view kind and passes it through JupyterLab's
 // sanitizer rules (an untrusted notebook): no <style> block may be needed and no tag, attribute or CSS
 // declaration of ours may be dropped, so what an untrusted notebook shows is what was meant, minus the
-// chart scripts. The progress line is checked too.
+// chart scripts. The progress line is checked too. With $MLKIT_VIEW_UNTRUSTED_DIR set, it writes each
+// sanitized output there as a 900-px wide HTML page, to look at in a browser.
 func TestUntrustedRenderingKeepsEveryStyle(t *testing.T) {
 	outputs := map[string]string{}
 	for name, r := range viewKinds() {
@@ -50,6 +53,13 @@ func TestUntrustedRenderingKeepsEveryStyle(t *testing.T) {
 			t.Errorf("%s: emits a <style> block, which an untrusted notebook drops", name)
 		}
 		u := sanitizeLikeJupyterLab(out)
+		if dir := os.Getenv("MLKIT_VIEW_UNTRUSTED_DIR"); dir != "" {
+			// For a look in a browser: the page as an untrusted notebook shows it.
+			path := filepath.Join(dir, slug(name)+".html")
+			if err := os.WriteFile(path, []byte(Page(name+" (untrusted)", `<div style="width:900px">`+u.html+`</div>`)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
 		for _, r := range u.removed {
 			t.Errorf("%s: the untrusted sanitizer drops %s", name, r)
 		}
