@@ -138,10 +138,11 @@ func (t *TableView) HTML() string { return t.renderHTML(&renderCtx{}) }
 
 // Table cell styles (inline, see the Inline styles note in html.go).
 const (
-	styTable  = "border-collapse:collapse;font:13px sans-serif"
+	styTable  = "border-collapse:collapse;font:13px sans-serif;margin:0 0 4px 0"
 	styTH     = "border:1px solid #cccccc;padding:3px 8px;background:#f0f0f0;font-weight:bold;text-align:left"
 	styTD     = "border:1px solid #cccccc;padding:3px 8px"
 	styTDNum  = ";text-align:right"
+	styTDText = ";text-align:left" // JupyterLab's own style sheet right-aligns every cell
 	styTDHigh = ";background:#fff3b0;font-weight:bold"
 )
 
@@ -178,6 +179,8 @@ func (t *TableView) renderHTML(rc *renderCtx) string {
 			if num {
 				cls = append(cls, "mlkv-num")
 				style += styTDNum
+			} else {
+				style += styTDText
 			}
 			if t.highlighted(i, j) {
 				cls = append(cls, "mlkv-hl")
