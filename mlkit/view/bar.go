@@ -71,7 +71,8 @@ func (b *BarChart) HideValues() *BarChart { b.noValues = true; return b }
 // Show displays the chart (see the package function Show) and returns the written file's path, if any.
 func (b *BarChart) Show() (string, error) { return Show(b) }
 
-// HTML returns the chart as an <img> with an embedded PNG, or as an ECharts chart if Interactive.
+// HTML returns the chart as an <img> with an embedded PNG, or if Interactive as an ECharts chart whose
+// PNG shows until its script runs (see echartsHTML).
 func (b *BarChart) HTML() string { return b.renderHTML(&renderCtx{}) }
 
 func (b *BarChart) renderHTML(rc *renderCtx) string {
@@ -81,7 +82,7 @@ func (b *BarChart) renderHTML(rc *renderCtx) string {
 	if err := b.check(); err != nil {
 		return errorHTML(err)
 	}
-	return echartsHTML(rc, b.echartsOption(), b.width, b.height)
+	return echartsHTML(rc, b.echartsOption(), b.width, b.height, b.PNG, b.title)
 }
 
 func (b *BarChart) check() error {

@@ -5,7 +5,9 @@
 // Every renderable is built with a fluent builder and offers HTML() (a self-contained fragment: images
 // are embedded as data: URIs, every user string is escaped) and PNG(). Charts are drawn to PNG in pure
 // Go by default; .Interactive() switches their HTML to an Apache ECharts chart whose library is inlined
-// once per output (no network needed).
+// (no network needed) once per output, and by Show once per notebook page (a cell's first chart). Every
+// HTML output is styled by inline style attributes only, so it renders in an untrusted notebook too,
+// where an interactive chart shows its PNG and a one-line hint (TrustHint) instead.
 //
 // Show displays a renderable inline when running inside a GoNB notebook and otherwise writes it to a
 // file in the output directory (SetOutputDir, or $MLKIT_VIEW_DIR, or ./mlkit-out), returning its path:

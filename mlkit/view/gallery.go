@@ -19,7 +19,7 @@ import (
 // Item is one picture of a gallery. Give the image as a file path (Image), encoded bytes (Bytes) or a
 // decoded image (Picture); the first one set is used. Every string is escaped when rendered.
 type Item struct {
-	// ID identifies the item (shown as a tooltip together with the path).
+	// ID identifies the item (shown in the hover text after the caption and score line).
 	ID string
 	// Image is the path of an image file (JPEG, PNG, GIF, BMP or WebP, within the upload limits of
 	// package ingest: a file that fails them shows as a broken thumbnail with the reason).
@@ -106,7 +106,9 @@ func (g *GalleryView) Add(items ...Item) *GalleryView { g.items = append(g.items
 // Title sets the gallery title.
 func (g *GalleryView) Title(title string) *GalleryView { g.title = title; return g }
 
-// Columns sets the number of thumbnails per row (at least 1).
+// Columns sets the largest number of thumbnails per row (at least 1). In HTML the rows wrap to fewer
+// columns where the output area is narrower (an 8-column gallery of 128-px thumbnails shows 6 columns
+// in a 900-px notebook output); the PNG always has this many.
 func (g *GalleryView) Columns(n int) *GalleryView { g.columns = max(1, n); return g }
 
 // PageSize sets the number of items per page (<= 0: all items on one page).
@@ -223,51 +225,74 @@ func formatScore(s float64) string {
 	return fmt.Sprintf("%.1f", s)
 }
 
-// HTML returns the current page as an HTML grid with thumbnails embedded as JPEG data: URIs.
+// HTML returns the current page as a grid of thumbnails embedded as JPEG data: URIs. The cells are
+// inline-block boxes (inline styles only, see the Inline styles note in html.go), so the grid wraps to
+// the output area's width: at most Columns per row, fewer when the area is narrower. Captions wrap in
+// full, and each cell's hover text is its caption, score line and ID.
 func (g *GalleryView) HTML() string { return g.renderHTML(&renderCtx{}) }
+
+// galleryCellGap is the space between gallery cells in pixels.
+const galleryCellGap = 6
 
 func (g *GalleryView) renderHTML(rc *renderCtx) string {
 	p := g.Paging()
 	page := g.items[p.Start:p.End]
 	ths := thumbs(page, g.thumbSize, true)
+	cellW := g.thumbSize + 12 // 3 px border and 3 px padding on each side
 	var b strings.Builder
-	b.WriteString(rc.style())
-	b.WriteString(`<div class="mlkv-gallery">`)
+	fmt.Fprintf(&b, `<div class="mlkv-gallery" style="max-width:%dpx">`, g.columns*(cellW+galleryCellGap))
 	if g.title != "" {
-		fmt.Fprintf(&b, `<div class="mlkv-title">%s</div>`, esc(g.title))
+		fmt.Fprintf(&b, `<div class="mlkv-title" style="%s">%s</div>`, styTitle, esc(g.title))
 	}
-	fmt.Fprintf(&b, `<div class="mlkv-note">%s</div>`, esc(p.String()))
-	fmt.Fprintf(&b, `<div class="mlkv-grid" style="grid-template-columns:repeat(%d,%dpx)">`, g.columns, g.thumbSize+12)
+	fmt.Fprintf(&b, `<div class="mlkv-note" style="%s">%s</div>`, styNote, esc(p.String()))
+	b.WriteString(`<div class="mlkv-grid">`)
 	for i, it := range page {
-		border := ""
-		badgeBg := "#555"
+		border := "#dddddd"
+		badgeBg := "#555555"
 		if css, _, ok := parseColor(it.Color); ok {
-			border = ` style="border-color:` + css + `"`
-			badgeBg = css
+			border, badgeBg = css, css
 		}
-		tip := strings.TrimSpace(strings.Join([]string{it.ID, it.Image}, " "))
-		fmt.Fprintf(&b, `<div class="mlkv-cell"%s title="%s">`, border, esc(tip))
+		fmt.Fprintf(&b, `<div class="mlkv-cell" style="display:inline-block;vertical-align:top;box-sizing:border-box;`+
+			`width:%dpx;margin:0 %dpx %dpx 0;border:3px solid %s;border-radius:4px;padding:3px;background:#ffffff;`+
+			`font:11px sans-serif;position:relative;overflow:hidden" title="%s">`,
+			cellW, galleryCellGap, galleryCellGap, border, esc(it.tooltip()))
 		if it.Badge != "" {
-			fmt.Fprintf(&b, `<span class="mlkv-badge" style="background:%s">%s</span>`, badgeBg, esc(it.Badge))
+			fmt.Fprintf(&b, `<span class="mlkv-badge" style="position:absolute;top:4px;right:4px;color:#ffffff;`+
+				`background:%s;border-radius:3px;padding:0 4px;font:bold 11px sans-serif">%s</span>`, badgeBg, esc(it.Badge))
 		}
 		t := ths[i]
 		if t.err != nil {
-			fmt.Fprintf(&b, `<div class="mlkv-err" style="height:%dpx">%s</div>`, g.thumbSize, esc(t.err.Error()))
+			fmt.Fprintf(&b, `<div class="mlkv-err" style="%s;height:%dpx;overflow:auto">%s</div>`, styErr, g.thumbSize, esc(t.err.Error()))
 		} else {
 			bw, bh := t.img.Bounds().Dx(), t.img.Bounds().Dy()
-			fmt.Fprintf(&b, `<div style="height:%dpx;display:flex;align-items:center"><img src="%s" width="%d" height="%d" alt="%s"></div>`,
-				g.thumbSize, dataURI("image/jpeg", t.jpeg), bw, bh, esc(it.Caption))
+			fmt.Fprintf(&b, `<div style="height:%dpx;line-height:%dpx;text-align:center">`+
+				`<img src="%s" width="%d" height="%d" alt="%s" style="vertical-align:middle;max-width:100%%"></div>`,
+				g.thumbSize, g.thumbSize, dataURI("image/jpeg", t.jpeg), bw, bh, esc(it.Caption))
 		}
 		if it.Caption != "" {
-			fmt.Fprintf(&b, `<div class="mlkv-cap">%s</div>`, esc(it.Caption))
+			fmt.Fprintf(&b, `<div class="mlkv-cap" style="color:#222222;line-height:1.3;%s">%s</div>`, styWrap, esc(it.Caption))
 		}
 		if s := it.subLine(); s != "" {
-			fmt.Fprintf(&b, `<div class="mlkv-sub">%s</div>`, esc(s))
+			fmt.Fprintf(&b, `<div class="mlkv-sub" style="color:#555555;line-height:1.3;%s">%s</div>`, styWrap, esc(s))
 		}
 		b.WriteString(`</div>`)
 	}
 	b.WriteString(`</div></div>`)
 	return b.String()
+}
+
+// tooltip is the hover text of a gallery cell: caption, label and score, and the ID when it says more.
+func (it Item) tooltip() string {
+	var lines []string
+	for _, s := range []string{it.Caption, it.subLine()} {
+		if s != "" {
+			lines = append(lines, s)
+		}
+	}
+	if it.ID != "" && it.ID != it.Caption {
+		lines = append(lines, it.ID)
+	}
+	return strings.Join(lines, "\n")
 }
 
 // PNG draws the current page as a contact sheet.

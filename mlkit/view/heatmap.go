@@ -5,6 +5,7 @@ import (
 	"image/color"
 	"math"
 	"strconv"
+	"strings"
 )
 
 // HeatmapChart is a matrix of coloured cells with row and column labels, a colour scale and the value
@@ -18,6 +19,7 @@ type HeatmapChart struct {
 	format               string
 	scale                *[2]float64
 	noColorBar           bool
+	rowShares            bool // values are counts: tooltips add each cell's share of its row
 }
 
 // Heatmap starts a heatmap of values[row][col] (600x450 px). All rows must have the same length.
@@ -43,6 +45,7 @@ func ConfusionMatrix(labels []string, counts [][]int) *HeatmapChart {
 		}
 	}
 	h := Heatmap(m).RowLabels(labels...).ColLabels(labels...).YLabel("Actual").XLabel("Predicted").Format("%.0f").Title("Confusion matrix")
+	h.rowShares = true
 	if len(counts) != len(labels) || (len(counts) > 0 && len(counts[0]) != len(labels)) {
 		h.setErr(fmt.Errorf("confusion matrix: %d labels for a %dx%d matrix", len(labels), len(counts), len(m[0])))
 	}
@@ -95,7 +98,8 @@ func (h *HeatmapChart) HideColorBar() *HeatmapChart { h.noColorBar = true; retur
 // Show displays the chart (see the package function Show) and returns the written file's path, if any.
 func (h *HeatmapChart) Show() (string, error) { return Show(h) }
 
-// HTML returns the chart as an <img> with an embedded PNG, or as an ECharts chart if Interactive.
+// HTML returns the chart as an <img> with an embedded PNG, or if Interactive as an ECharts chart whose
+// PNG shows until its script runs (see echartsHTML).
 func (h *HeatmapChart) HTML() string { return h.renderHTML(&renderCtx{}) }
 
 func (h *HeatmapChart) renderHTML(rc *renderCtx) string {
@@ -105,7 +109,7 @@ func (h *HeatmapChart) renderHTML(rc *renderCtx) string {
 	if err := h.check(); err != nil {
 		return errorHTML(err)
 	}
-	return echartsHTML(rc, h.echartsOption(), h.width, h.height)
+	return echartsHTML(rc, h.echartsOption(), h.width, h.height, h.PNG, h.title)
 }
 
 func (h *HeatmapChart) check() error {
@@ -154,6 +158,35 @@ func (h *HeatmapChart) colorRange() (lo, hi float64) {
 		hi = lo + 1
 	}
 	return lo, hi
+}
+
+// cellTip describes cell (i, j) in words, e.g. "actual dog, predicted cat: 3 (0.75 of actual dog)" in
+// a confusion matrix (the share of the row after a count), "actual dog, predicted cat: 0.82" in a
+// matrix of probabilities, "row 1, column 2: 0.5" without labels.
+func (h *HeatmapChart) cellTip(i, j int) string {
+	rows, cols := h.labels()
+	rowName, colName := strings.ToLower(h.yLabel), strings.ToLower(h.xLabel)
+	if rowName == "" {
+		rowName = "row"
+	}
+	if colName == "" {
+		colName = "column"
+	}
+	row, col := rowName+" "+rows[i], colName+" "+cols[j]
+	v := h.values[i][j]
+	tip := fmt.Sprintf("%s, %s: %s", row, col, h.valueText(v))
+	if h.rowShares {
+		sum := 0.0
+		for _, x := range h.values[i] {
+			if finite(x) {
+				sum += x
+			}
+		}
+		if sum > 0 {
+			tip += fmt.Sprintf(" (%.2f of %s)", v/sum, row)
+		}
+	}
+	return tip
 }
 
 func (h *HeatmapChart) valueText(v float64) string {
@@ -325,11 +358,16 @@ func (h *HeatmapChart) echartsOption() map[string]any {
 	opt := echartsBase(h.title)
 	rows, cols := h.labels()
 	lo, hi := h.colorRange()
-	var data [][]any
+	// Each cell carries its label text (the PNG's, e.g. two decimals) as dimension 3 and its own
+	// tooltip, which ECharts inserts as HTML: escaped, with braces as entities so that ECharts' {a}..{e}
+	// templates cannot pick up a user's label.
+	var data []any
 	for i, row := range h.values {
 		for j, v := range row {
 			if finite(v) {
-				data = append(data, []any{j, i, roundForDisplay(v, h.format)})
+				tip := strings.ReplaceAll(strings.ReplaceAll(esc(h.cellTip(i, j)), "{", "&#123;"), "}", "&#125;")
+				data = append(data, map[string]any{"value": []any{j, i, roundForDisplay(v, h.format), h.valueText(v)},
+					"tooltip": map[string]any{"formatter": tip}})
 			}
 		}
 	}
@@ -339,7 +377,7 @@ func (h *HeatmapChart) echartsOption() map[string]any {
 	opt["tooltip"] = map[string]any{"position": "top"}
 	opt["visualMap"] = map[string]any{"min": lo, "max": hi, "calculable": true, "orient": "vertical", "right": 10, "top": "middle",
 		"inRange": map[string]any{"color": blues}, "show": !h.noColorBar}
-	opt["series"] = []any{map[string]any{"type": "heatmap", "data": data, "label": map[string]any{"show": true},
+	opt["series"] = []any{map[string]any{"type": "heatmap", "data": data, "label": map[string]any{"show": true, "formatter": "{@[3]}"},
 		"emphasis": map[string]any{"itemStyle": map[string]any{"borderColor": "#333", "borderWidth": 1}}}}
 	return opt
 }

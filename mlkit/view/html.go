@@ -13,11 +13,10 @@ import (
 	"sync/atomic"
 )
 
-// renderCtx carries what was already emitted in one output, so a Row of charts inlines the echarts
-// library and the style sheet once.
+// renderCtx carries what was already emitted in one output (or, for Show in a notebook, in one notebook
+// page), so a Row of charts, or several charts shown by one cell, carry the echarts library once.
 type renderCtx struct {
 	echartsInlined bool
-	styleInlined   bool
 }
 
 // fragment is implemented by this package's renderables: it renders HTML sharing one renderCtx.
@@ -33,35 +32,22 @@ func renderWith(r Renderable, rc *renderCtx) string {
 	return r.HTML()
 }
 
-// styleSheet holds the CSS of galleries and tables; class names are prefixed with "mlkv-".
-const styleSheet = `<style>
-.mlkv-title{font:bold 15px sans-serif;margin:4px 0 6px 0}
-.mlkv-note{font:12px sans-serif;color:#555;margin:2px 0 6px 0}
-.mlkv-grid{display:grid;gap:6px}
-.mlkv-cell{border:3px solid #ddd;border-radius:4px;padding:3px;background:#fff;font:11px sans-serif;overflow:hidden;position:relative}
-.mlkv-cell img{display:block;margin:0 auto;max-width:100%}
-.mlkv-cap{white-space:nowrap;overflow:hidden;text-overflow:ellipsis;color:#222}
-.mlkv-sub{color:#555;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
-.mlkv-badge{position:absolute;top:4px;right:4px;color:#fff;border-radius:3px;padding:0 4px;font:bold 11px sans-serif}
-.mlkv-err{color:#b00020;font:11px monospace;white-space:pre-wrap;word-break:break-all}
-table.mlkv-table{border-collapse:collapse;font:13px sans-serif}
-table.mlkv-table th,table.mlkv-table td{border:1px solid #ccc;padding:3px 8px}
-table.mlkv-table th{background:#f0f0f0}
-table.mlkv-table td.mlkv-num{text-align:right;font-variant-numeric:tabular-nums}
-table.mlkv-table tr.mlkv-hl td,table.mlkv-table td.mlkv-hl{background:#fff3b0;font-weight:bold}
-.mlkv-row{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}
-.mlkv-col{display:flex;flex-direction:column;gap:12px}
-</style>
-`
-
-// style returns the style sheet the first time it is asked for in one output, "" afterwards.
-func (rc *renderCtx) style() string {
-	if rc.styleInlined {
-		return ""
-	}
-	rc.styleInlined = true
-	return styleSheet
-}
+// Inline styles. Every HTML output of this package is styled only by style attributes, never by a
+// <style> block or a class: JupyterLab opens a notebook that was not signed on this machine untrusted,
+// and its sanitizer (@jupyterlab/apputils sanitizer.ts) drops <style> and <script> elements and every
+// CSS property outside its allow-list. That list has display (inline-block, flex, grid), position
+// (relative, absolute), top/right, width/max-width, margin, padding, border*, background, font,
+// white-space, overflow-wrap, word-break, line-height, vertical-align and text-align, but not gap,
+// flex-wrap, align-items or grid-template-columns: so grids and rows are inline-block boxes that wrap
+// to the output's width. TestUntrustedRendering checks each view kind against that allow-list. Class
+// names (prefixed "mlkv-") stay only as markers for user style sheets and tests.
+const (
+	styTitle = "font:bold 15px sans-serif;margin:4px 0 6px 0"
+	styNote  = "font:12px sans-serif;color:#555;margin:2px 0 6px 0"
+	styErr   = "color:#b00020;font:11px monospace;white-space:pre-wrap;word-break:break-all"
+	// styWrap wraps long words (file names) instead of hiding them.
+	styWrap = "white-space:normal;overflow-wrap:break-word;word-wrap:break-word"
+)
 
 // esc escapes s for HTML text and attribute values (quotes included).
 func esc(s string) string { return html.EscapeString(s) }

@@ -11,7 +11,7 @@ import (
 )
 
 // Layout puts renderables side by side (Row) or one under the other (Column). Its HTML shares one
-// output: the echarts library and style sheet are inlined once for all its children.
+// output: the echarts library is inlined once for all its children.
 type Layout struct {
 	items      []Renderable
 	horizontal bool
@@ -58,26 +58,29 @@ func (l *Layout) prefersPNG() bool {
 	return true
 }
 
-// HTML returns the items in a flex box.
+// HTML returns the items side by side (wrapping) or one under the other, styled inline.
 func (l *Layout) HTML() string { return l.renderHTML(&renderCtx{}) }
 
 func (l *Layout) renderHTML(rc *renderCtx) string {
 	var b strings.Builder
-	b.WriteString(rc.style())
 	cls := "mlkv-col"
+	// A row's children are inline-block boxes that wrap when the page is too narrow (the untrusted
+	// sanitizer drops flex-wrap and gap, see html.go); a column's are blocks.
+	child := fmt.Sprintf(`<div style="margin:0 0 %dpx 0">`, l.gap)
 	if l.horizontal {
 		cls = "mlkv-row"
+		child = fmt.Sprintf(`<div style="display:inline-block;vertical-align:top;margin:0 %dpx %dpx 0">`, l.gap, l.gap)
 	}
 	b.WriteString(`<div class="mlkv-layout">`)
 	if l.title != "" {
-		fmt.Fprintf(&b, `<div class="mlkv-title">%s</div>`, esc(l.title))
+		fmt.Fprintf(&b, `<div class="mlkv-title" style="%s">%s</div>`, styTitle, esc(l.title))
 	}
-	fmt.Fprintf(&b, `<div class="%s" style="gap:%dpx">`, cls, l.gap)
+	fmt.Fprintf(&b, `<div class="%s">`, cls)
 	for _, it := range l.items {
 		if it == nil {
 			continue
 		}
-		b.WriteString("<div>")
+		b.WriteString(child)
 		b.WriteString(renderWith(it, rc))
 		b.WriteString("</div>")
 	}

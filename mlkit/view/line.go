@@ -123,7 +123,8 @@ func (l *LineChart) Dashed() *LineChart {
 // Show displays the chart (see the package function Show) and returns the written file's path, if any.
 func (l *LineChart) Show() (string, error) { return Show(l) }
 
-// HTML returns the chart as an <img> with an embedded PNG, or as an ECharts chart if Interactive.
+// HTML returns the chart as an <img> with an embedded PNG, or if Interactive as an ECharts chart whose
+// PNG shows until its script runs (see echartsHTML).
 func (l *LineChart) HTML() string { return l.renderHTML(&renderCtx{}) }
 
 func (l *LineChart) renderHTML(rc *renderCtx) string {
@@ -133,7 +134,7 @@ func (l *LineChart) renderHTML(rc *renderCtx) string {
 	if l.err != nil {
 		return errorHTML(l.err)
 	}
-	return echartsHTML(rc, l.echartsOption(), l.width, l.height)
+	return echartsHTML(rc, l.echartsOption(), l.width, l.height, l.PNG, l.title)
 }
 
 func (l *LineChart) showMarkers(s lineSeries) bool {

@@ -70,7 +70,32 @@ func SetLog(w io.Writer) {
 func SetFileOutput(force bool) { forceFiles.Store(force) }
 
 // InNotebook reports whether Show displays inline in a GoNB notebook (rather than writing files).
-func InNotebook() bool { return gonbui.IsNotebook && !forceFiles.Load() }
+func InNotebook() bool { return isNotebook() && !forceFiles.Load() }
+
+// The notebook display functions, replaced by tests to see what a notebook would receive.
+var (
+	isNotebook  = func() bool { return gonbui.IsNotebook }
+	displayHTML = gonbui.DisplayHTML
+	displayPNG  = gonbui.DisplayPNG
+	displaySync = gonbui.Sync
+)
+
+// notebookPage remembers what the outputs this program already displayed carry. The outputs of one
+// notebook page share one window, so the echarts library, once evaluated by one output, serves the
+// charts of the next ones: Show sends it with the first interactive chart only. (GoNB runs a new
+// program for every cell, so each cell's first chart carries it again; the library guards against
+// being evaluated twice.)
+var notebookPage struct {
+	sync.Mutex
+	rc renderCtx
+}
+
+// notebookHTML renders r for the current notebook page.
+func notebookHTML(r Renderable) string {
+	notebookPage.Lock()
+	defer notebookPage.Unlock()
+	return renderWith(r, &notebookPage.rc)
+}
 
 // pngPreferrer is implemented by renderables that are best shown as a PNG image (static charts).
 type pngPreferrer interface{ prefersPNG() bool }
@@ -83,7 +108,9 @@ type textShower interface{ Text() string }
 
 // Show displays r: inline in a notebook (PNG for static charts, HTML otherwise, followed by
 // gonbui.Sync so large outputs are not dropped), else written as a file into OutputDir(). It returns the
-// path of the written file ("" in a notebook).
+// path of the written file ("" in a notebook). In a notebook only the first interactive chart that a
+// program shows carries the echarts library; the later ones use it from the page (each file written
+// outside a notebook carries its own).
 func Show(r Renderable) (string, error) {
 	if r == nil {
 		return "", fmt.Errorf("view.Show: nil renderable")
@@ -98,11 +125,11 @@ func Show(r Renderable) (string, error) {
 			if err != nil {
 				return "", fmt.Errorf("view.Show: rendering PNG: %w", err)
 			}
-			gonbui.DisplayPNG(data)
+			displayPNG(data)
 		} else {
-			gonbui.DisplayHTML(r.HTML())
+			displayHTML(notebookHTML(r))
 		}
-		gonbui.Sync()
+		displaySync()
 		return "", nil
 	}
 	name := "output"

@@ -236,7 +236,7 @@ func (p *Progress) htmlLocked(line string) string {
 	if p.total > 0 {
 		pct = math.Min(100, math.Max(0, 100*float64(p.done)/float64(p.total)))
 	}
-	return fmt.Sprintf(`<div style="font:12px monospace;display:flex;align-items:center;gap:8px">`+
-		`<div style="width:160px;height:10px;background:#e0e0e0;border-radius:3px;overflow:hidden">`+
-		`<div style="width:%.1f%%;height:100%%;background:#4e79a7"></div></div><span>%s</span></div>`, pct, esc(line))
+	return fmt.Sprintf(`<div style="font:12px monospace">`+
+		`<div style="display:inline-block;vertical-align:middle;margin:0 8px 0 0;width:160px;height:10px;background:#e0e0e0;border-radius:3px;overflow:hidden">`+
+		`<div style="width:%.1f%%;height:100%%;background:#4e79a7"></div></div><span style="vertical-align:middle">%s</span></div>`, pct, esc(line))
 }

@@ -136,14 +136,23 @@ func (t *TableView) highlighted(i, j int) bool { return t.hlRows[i] || t.hlCells
 // HTML returns the table as an HTML <table>; every string is escaped.
 func (t *TableView) HTML() string { return t.renderHTML(&renderCtx{}) }
 
+// Table cell styles (inline, see the Inline styles note in html.go).
+const (
+	styTable  = "border-collapse:collapse;font:13px sans-serif;margin:0 0 4px 0"
+	styTH     = "border:1px solid #cccccc;padding:3px 8px;background:#f0f0f0;font-weight:bold;text-align:left"
+	styTD     = "border:1px solid #cccccc;padding:3px 8px"
+	styTDNum  = ";text-align:right"
+	styTDText = ";text-align:left" // JupyterLab's own style sheet right-aligns every cell
+	styTDHigh = ";background:#fff3b0;font-weight:bold"
+)
+
 func (t *TableView) renderHTML(rc *renderCtx) string {
 	var b strings.Builder
-	b.WriteString(rc.style())
-	b.WriteString(`<div class="mlkv-tablewrap">`)
+	b.WriteString(`<div class="mlkv-tablewrap" style="overflow-x:auto">`)
 	if t.title != "" {
-		fmt.Fprintf(&b, `<div class="mlkv-title">%s</div>`, esc(t.title))
+		fmt.Fprintf(&b, `<div class="mlkv-title" style="%s">%s</div>`, styTitle, esc(t.title))
 	}
-	b.WriteString(`<table class="mlkv-table">`)
+	fmt.Fprintf(&b, `<table class="mlkv-table" style="%s">`, styTable)
 	nc := t.numCols()
 	if len(t.header) > 0 {
 		b.WriteString("<thead><tr>")
@@ -152,7 +161,7 @@ func (t *TableView) renderHTML(rc *renderCtx) string {
 			if j < len(t.header) {
 				h = t.header[j]
 			}
-			fmt.Fprintf(&b, "<th>%s</th>", esc(h))
+			fmt.Fprintf(&b, `<th style="%s">%s</th>`, styTH, esc(h))
 		}
 		b.WriteString("</tr></thead>")
 	}
@@ -166,23 +175,28 @@ func (t *TableView) renderHTML(rc *renderCtx) string {
 		for j := range nc {
 			s, num := t.cell(i, j)
 			var cls []string
+			style := styTD
 			if num {
 				cls = append(cls, "mlkv-num")
+				style += styTDNum
+			} else {
+				style += styTDText
 			}
-			if t.hlCells[[2]int{i, j}] {
+			if t.highlighted(i, j) {
 				cls = append(cls, "mlkv-hl")
+				style += styTDHigh
 			}
 			if len(cls) > 0 {
-				fmt.Fprintf(&b, `<td class="%s">%s</td>`, strings.Join(cls, " "), esc(s))
+				fmt.Fprintf(&b, `<td class="%s" style="%s">%s</td>`, strings.Join(cls, " "), style, esc(s))
 			} else {
-				fmt.Fprintf(&b, "<td>%s</td>", esc(s))
+				fmt.Fprintf(&b, `<td style="%s">%s</td>`, style, esc(s))
 			}
 		}
 		b.WriteString("</tr>")
 	}
 	b.WriteString("</tbody></table>")
 	if t.caption != "" {
-		fmt.Fprintf(&b, `<div class="mlkv-note">%s</div>`, esc(t.caption))
+		fmt.Fprintf(&b, `<div class="mlkv-note" style="%s">%s</div>`, styNote, esc(t.caption))
 	}
 	b.WriteString("</div>")
 	return b.String()

@@ -378,7 +378,7 @@ func TestEchartsInlinedOncePerOutput(t *testing.T) {
 		}
 	}
 	out := Row(a, b, c).HTML()
-	ids := regexp.MustCompile(`<div id="(mlkv-chart-[^"]+)"`).FindAllStringSubmatch(out, -1)
+	ids := regexp.MustCompile(`<div id="(mlkv-chart-[^"]+)" class="mlkv-chart"`).FindAllStringSubmatch(out, -1)
 	seen := map[string]bool{}
 	for _, m := range ids {
 		seen[m[1]] = true
@@ -486,7 +486,33 @@ func TestTableText(t *testing.T) {
 	if !strings.Contains(md, "| model | accuracy | images |\n| --- | ---: | ---: |") || !strings.Contains(md, "**0.930**") {
 		t.Errorf("Markdown():\n%s", md)
 	}
-	if !strings.Contains(tb.HTML(), `<tr class="mlkv-hl">`) || !strings.Contains(tb.HTML(), `<td class="mlkv-num">0.712</td>`) {
+	if !strings.Contains(tb.HTML(), `padding:3px 8px;text-align:right;background:#fff3b0;font-weight:bold">0.930</td>`) ||
+		!strings.Contains(tb.HTML(), `padding:3px 8px;text-align:right">0.712</td>`) ||
+		!strings.Contains(tb.HTML(), `padding:3px 8px;text-align:left">CNN</td>`) { // JupyterLab right-aligns cells otherwise
 		t.Errorf("HTML() lacks highlight or numeric alignment:\n%s", tb.HTML())
+	}
+}
+
+// TestHeatmapTooltipsNameBothClasses checks the interactive heatmap's per-cell tooltips ("actual X,
+// predicted Y: n (share of the row)"), escaped for ECharts' HTML tooltip, and that cell labels use the
+// chart's format (two decimals for probabilities) rather than the raw number.
+func TestHeatmapTooltipsNameBothClasses(t *testing.T) {
+	cm := ConfusionMatrix([]string{"cat", "<b>{a}</b>"}, [][]int{{3, 1}, {0, 4}})
+	opt := cm.echartsOption()
+	data := opt["series"].([]any)[0].(map[string]any)["data"].([]any)
+	tips := map[string]bool{}
+	for _, d := range data {
+		tips[d.(map[string]any)["tooltip"].(map[string]any)["formatter"].(string)] = true
+	}
+	for _, want := range []string{"actual cat, predicted cat: 3 (0.75 of actual cat)", "actual cat, predicted &lt;b&gt;&#123;a&#125;&lt;/b&gt;: 1 (0.25 of actual cat)",
+		"actual &lt;b&gt;&#123;a&#125;&lt;/b&gt;, predicted &lt;b&gt;&#123;a&#125;&lt;/b&gt;: 4 (1.00 of actual &lt;b&gt;&#123;a&#125;&lt;/b&gt;)"} {
+		if !tips[want] {
+			t.Errorf("no tooltip %q in %v", want, tips)
+		}
+	}
+	p := Heatmap([][]float64{{0.5, 0.25}}).Format("%.2f").RowLabels("dog").ColLabels("cat", "dog").YLabel("Actual").XLabel("Predicted")
+	d0 := p.echartsOption()["series"].([]any)[0].(map[string]any)["data"].([]any)[0].(map[string]any)
+	if v := d0["value"].([]any); v[3] != "0.50" || d0["tooltip"].(map[string]any)["formatter"] != "actual dog, predicted cat: 0.50" {
+		t.Errorf("probability cell: value %v, tooltip %v", v, d0["tooltip"])
 	}
 }
