@@ -152,6 +152,16 @@ func (e *engine) l2Graph(ctx *context.Context, g *Graph) *Node {
 }
 
 func (e *engine) buildExecs() error {
+	if err := e.buildTrainExec(); err != nil {
+		return err
+	}
+	var err error
+	e.evalExec, err = newEvalExec(e.backend, e.ctx.Reuse(), e.model)
+	return err
+}
+
+// buildTrainExec compiles the training step: (x, labels, weights) -> (loss, correct, learning rate).
+func (e *engine) buildTrainExec() error {
 	var err error
 	e.trainExec, err = context.NewExec(e.backend, e.ctx, func(ctx *context.Context, x, labels, weights *Node) []*Node {
 		g := x.Graph()
@@ -173,10 +183,6 @@ func (e *engine) buildExecs() error {
 	})
 	if err != nil {
 		return fmt.Errorf("creating the training step: %w", err)
-	}
-	e.evalExec, err = newEvalExec(e.backend, e.ctx.Reuse(), e.model)
-	if err != nil {
-		return err
 	}
 	return nil
 }
@@ -466,30 +472,12 @@ func (e *engine) fit() (*Result, error) {
 		var correct float64
 		var lr float64
 		for step := range e.stepsPerEpoch {
-			for k := range idx {
-				i := perm[step*e.config.BatchSize+k]
-				idx[k] = i
-				l := e.train.Label(i)
-				labels[k] = int32(l)
-				weights[k] = e.classWeights[l]
-			}
-			x, err := e.train.Batch(idx, epoch, true)
+			copy(idx, perm[step*e.config.BatchSize:(step+1)*e.config.BatchSize])
+			loss, corr, stepLR, err := e.trainStep(idx, epoch, labels, weights)
 			if err != nil {
 				return nil, fmt.Errorf("epoch %d step %d: %w", epoch, step+1, err)
 			}
-			labelsT, weightsT := tensors.FromValue(labels), tensors.FromValue(weights)
-			out, err := runExec(e.trainExec, x, labelsT, weightsT)
-			for _, t := range []*tensors.Tensor{x, labelsT, weightsT} {
-				t.FinalizeAll()
-			}
-			if err != nil {
-				return nil, fmt.Errorf("training epoch %d step %d: %w", epoch, step+1, err)
-			}
-			loss, corr := scalarOf(out[0]), scalarOf(out[1])
-			lr = scalarOf(out[2])
-			for _, t := range out {
-				t.FinalizeAll()
-			}
+			lr = stepLR
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
 				return nil, fmt.Errorf("training diverged at epoch %d step %d: loss is %v (lower the learning rate)", epoch, step+1, loss)
 			}
@@ -546,6 +534,34 @@ func (e *engine) fit() (*Result, error) {
 		}
 	}
 	return e.finish(result, &hist, &best, start, ckpt, true)
+}
+
+// trainStep runs one training step on the training examples idx of epoch (labels and weights are scratch
+// buffers of the batch size) and returns the batch's loss, its number of correct predictions and the
+// learning rate used.
+func (e *engine) trainStep(idx []int, epoch int, labels []int32, weights []float32) (loss, correct, lr float64, err error) {
+	for k, i := range idx {
+		l := e.train.Label(i)
+		labels[k] = int32(l)
+		weights[k] = e.classWeights[l]
+	}
+	x, err := e.train.Batch(idx, epoch, true)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	labelsT, weightsT := tensors.FromValue(labels), tensors.FromValue(weights)
+	out, err := runExec(e.trainExec, x, labelsT, weightsT)
+	for _, t := range []*tensors.Tensor{x, labelsT, weightsT} {
+		t.FinalizeAll()
+	}
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("training step: %w", err)
+	}
+	loss, correct, lr = scalarOf(out[0]), scalarOf(out[1]), scalarOf(out[2])
+	for _, t := range out {
+		t.FinalizeAll()
+	}
+	return loss, correct, lr, nil
 }
 
 // finish restores the best weights if asked, records the final history and builds the Predictor.
