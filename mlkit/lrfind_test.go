@@ -2,10 +2,13 @@ package mlkit
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/visionnb/visionnb/mlkit/store"
 )
 
 func TestLRFindLeavesNoModel(t *testing.T) {
@@ -40,5 +43,54 @@ func TestLRFindLeavesNoModel(t *testing.T) {
 	}
 	if m.Reused {
 		t.Errorf("model reused after lr_find: something was saved")
+	}
+}
+
+func TestCollapsedModelSummary(t *testing.T) {
+	app := headApp(t, 15)
+	ins, err := app.Inputs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every input has the same vector under "constant": a head on it predicts one class for all.
+	var ids []int64
+	var vecs [][]float32
+	for _, in := range ins {
+		ids, vecs = append(ids, in.ID), append(vecs, []float32{0.5, 0.5, 0.5, 0.5})
+	}
+	if err := app.Store().Tx(bg, func(tx *store.Tx) error { return tx.PutEmbeddings(bg, "constant", ids, vecs) }); err != nil {
+		t.Fatal(err)
+	}
+	m, err := app.Train("flat").OnDataset("ds").Head("constant").Epochs(3).Quiet().Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s Summary
+	if err := json.Unmarshal(m.Summary, &s); err != nil {
+		t.Fatal(err)
+	}
+	if !s.Collapsed || s.CollapsedTo == "" || s.PredictedShare[s.CollapsedTo] != 1 || len(s.PredictedShare) != 2 {
+		t.Errorf("summary of the constant-input head: %s", m.Summary)
+	}
+	if !strings.Contains(m.String(), "COLLAPSED: 100% of validation predictions are") {
+		t.Errorf("String() = %q", m.String())
+	}
+	loaded, err := app.LoadModel("flat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(loaded.String(), "COLLAPSED") {
+		t.Errorf("loaded model's String() = %q", loaded.String())
+	}
+	healthy, err := app.Train("ok").OnDataset("ds").Head(fakeEmbedder).Epochs(30).LR(0.05).Quiet().Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hs Summary
+	if err := json.Unmarshal(healthy.Summary, &hs); err != nil {
+		t.Fatal(err)
+	}
+	if hs.Collapsed || strings.Contains(healthy.String(), "COLLAPSED") || len(hs.PredictedShare) != 2 {
+		t.Errorf("healthy head (validation accuracy %.3f): summary %s", hs.ValAccuracy, healthy.Summary)
 	}
 }

@@ -186,6 +186,11 @@ type Summary struct {
 	TrainExamples    int     `json:"train_examples"`
 	ValExamples      int     `json:"val_examples"`
 	ResumedFromEpoch int     `json:"resumed_from_epoch"`
+	// Collapsed is true when the model's validation predictions (at BestEpoch) collapsed to one class,
+	// CollapsedTo (see train.Collapse); PredictedShare is the share of those predictions per class.
+	Collapsed      bool               `json:"collapsed,omitempty"`
+	CollapsedTo    string             `json:"collapsed_to,omitempty"`
+	PredictedShare map[string]float64 `json:"predicted_share,omitempty"`
 }
 
 // trainer is a configured head or deep run (train.HeadBuilder, train.DeepBuilder).
@@ -543,7 +548,15 @@ func summarize(res *train.Result, nTrain, nVal int) Summary {
 		s.ExamplesPerSec = n / secs
 	}
 	if res.BestEpoch > 0 && res.BestEpoch <= len(res.History) {
-		s.ValAccuracy = res.History[res.BestEpoch-1].ValAccuracy
+		st := res.History[res.BestEpoch-1]
+		s.ValAccuracy = st.ValAccuracy
+		s.Collapsed, s.CollapsedTo = st.CollapsedTo != "", st.CollapsedTo
+		if len(st.ValPredictedShare) == len(res.Classes) {
+			s.PredictedShare = map[string]float64{}
+			for i, c := range res.Classes {
+				s.PredictedShare[c] = st.ValPredictedShare[i]
+			}
+		}
 	}
 	return s
 }
@@ -671,15 +684,20 @@ func (m *TrainedModel) String() string {
 	if m.Kind == KindHead {
 		what = "head on " + m.Embedder
 	}
-	return fmt.Sprintf("%s (%s) on %s v%d: %d epochs in %.1fs (%.0f img/s, %s), validation accuracy %.3f",
+	line := fmt.Sprintf("%s (%s) on %s v%d: %d epochs in %.1fs (%.0f img/s, %s), validation accuracy %.3f",
 		m.Name, what, m.Dataset, m.Version, s.Epochs, s.Seconds, s.ExamplesPerSec, s.Backend, s.ValAccuracy)
+	if s.Collapsed {
+		line += fmt.Sprintf("; COLLAPSED: %.0f%% of validation predictions are %q (see train.Collapse)", 100*s.PredictedShare[s.CollapsedTo], s.CollapsedTo)
+	}
+	return line
 }
 
 // trainProgress shows one updating line per run in a notebook (a progress bar in a terminal).
 type trainProgress struct {
-	name  string
-	bar   *view.Progress
-	start time.Time
+	name     string
+	bar      *view.Progress
+	start    time.Time
+	collapse string // the last epoch's collapse warning, repeated on the step lines that follow
 }
 
 func newTrainProgress(name string) *trainProgress {
@@ -691,7 +709,11 @@ func (p *trainProgress) Step(info train.StepInfo) {
 	if p.bar == nil {
 		p.bar = view.NewProgress(total).Title("training " + p.name).Unit("step")
 	}
-	p.bar.Message(fmt.Sprintf("epoch %d/%d  loss %.3f  acc %.3f  %.1f img/s", info.Epoch, info.Epochs, info.Loss, info.Accuracy, info.ExamplesPerSecond))
+	msg := fmt.Sprintf("epoch %d/%d  loss %.3f  acc %.3f  %.1f img/s", info.Epoch, info.Epochs, info.Loss, info.Accuracy, info.ExamplesPerSecond)
+	if p.collapse != "" {
+		msg += "  (epoch " + p.collapse + ")"
+	}
+	p.bar.Message(msg)
 	p.bar.Set((info.Epoch-1)*info.Steps + info.Step)
 }
 
@@ -700,6 +722,11 @@ func (p *trainProgress) Epoch(st train.EpochStats) {
 		msg := fmt.Sprintf("epoch %d: train loss %.3f acc %.3f", st.Epoch, st.TrainLoss, st.TrainAccuracy)
 		if st.HasVal {
 			msg += fmt.Sprintf(", validation loss %.3f acc %.3f", st.ValLoss, st.ValAccuracy)
+		}
+		p.collapse = ""
+		if note := st.CollapseNote(); note != "" {
+			msg += "  " + note
+			p.collapse = fmt.Sprintf("%d %s", st.Epoch, note)
 		}
 		p.bar.Message(msg)
 	}

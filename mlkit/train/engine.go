@@ -223,9 +223,11 @@ func scalarOf(t *tensors.Tensor) float64 {
 	return math.NaN()
 }
 
-// evaluate returns the mean loss and accuracy over a whole split, in fixed-size padded batches.
-func (e *engine) evaluate(src dataSource) (loss, acc float64, err error) {
+// evaluate returns the mean loss and accuracy over a whole split, in fixed-size padded batches, and the
+// arg-max prediction of each example.
+func (e *engine) evaluate(src dataSource) (loss, acc float64, predicted []int, err error) {
 	n, batch := src.Len(), e.config.BatchSize
+	predicted = make([]int, n)
 	idx := make([]int, batch)
 	var sumLoss float64
 	var correct int
@@ -236,12 +238,12 @@ func (e *engine) evaluate(src dataSource) (loss, acc float64, err error) {
 		}
 		x, err := src.Batch(idx, 0, false)
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, nil, err
 		}
 		out, err := runExec(e.evalExec, x)
 		x.FinalizeAll()
 		if err != nil {
-			return 0, 0, fmt.Errorf("evaluating batch at %d: %w", start, err)
+			return 0, 0, nil, fmt.Errorf("evaluating batch at %d: %w", start, err)
 		}
 		logits := tensors.MustCopyFlatData[float32](out[0])
 		out[0].FinalizeAll()
@@ -249,12 +251,13 @@ func (e *engine) evaluate(src dataSource) (loss, acc float64, err error) {
 			row := logits[k*e.numClasses : (k+1)*e.numClasses]
 			label := src.Label(idx[k])
 			sumLoss += e.exampleLoss(row, label)
-			if vecmath.Argmax(row) == label {
+			predicted[start+k] = vecmath.Argmax(row)
+			if predicted[start+k] == label {
 				correct++
 			}
 		}
 	}
-	return sumLoss / float64(n), float64(correct) / float64(n), nil
+	return sumLoss / float64(n), float64(correct) / float64(n), predicted, nil
 }
 
 // exampleLoss is lossGraph for one row, in float64, without label smoothing (the honest validation loss).
@@ -499,11 +502,14 @@ func (e *engine) fit() (*Result, error) {
 			TrainAccuracy: correct / float64(e.stepsPerEpoch*e.config.BatchSize), LearningRate: lr,
 			ExamplesPerSecond: float64(e.stepsPerEpoch*e.config.BatchSize) / trainSeconds}
 		if e.val != nil && e.val.Len() > 0 {
-			vl, va, err := e.evaluate(e.val)
+			vl, va, pred, err := e.evaluate(e.val)
 			if err != nil {
 				return nil, fmt.Errorf("validation after epoch %d: %w", epoch, err)
 			}
 			st.ValLoss, st.ValAccuracy, st.HasVal = vl, va, true
+			if err := e.checkCollapse(&st, pred); err != nil {
+				return nil, fmt.Errorf("validation after epoch %d: %w", epoch, err)
+			}
 		}
 		st.Seconds = time.Since(epochStart).Seconds()
 		hist.Epochs = append(hist.Epochs, st)
@@ -534,6 +540,23 @@ func (e *engine) fit() (*Result, error) {
 		}
 	}
 	return e.finish(result, &hist, &best, start, ckpt, true)
+}
+
+// checkCollapse records in st the validation predictions' share per class and whether they collapsed.
+func (e *engine) checkCollapse(st *EpochStats, predicted []int) error {
+	labels := make([]int, e.val.Len())
+	for i := range labels {
+		labels[i] = e.val.Label(i)
+	}
+	share, top, collapsed, err := Collapse(predicted, labels, e.numClasses)
+	if err != nil {
+		return err
+	}
+	st.ValPredictedShare = share
+	if collapsed {
+		st.CollapsedTo = e.config.Classes[top]
+	}
+	return nil
 }
 
 // trainStep runs one training step on the training examples idx of epoch (labels and weights are scratch
