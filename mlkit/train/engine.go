@@ -18,6 +18,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context/checkpoints"
 	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
 	"github.com/visionnb/visionnb/mlkit/internal/vecmath"
+	"github.com/visionnb/visionnb/mlkit/models/resnet"
 )
 
 // File names inside a run's output directory.
@@ -113,6 +114,14 @@ func (e *engine) setup() error {
 		}
 	}
 	return nil
+}
+
+// newContext starts e.ctx with the run's model hyperparameters set (see Settings.ZeroInitResidual).
+func (e *engine) newContext() {
+	e.ctx = context.New()
+	if e.config.ZeroInitResidual {
+		e.ctx.SetParam(resnet.ParamZeroInitResidual, true)
+	}
 }
 
 // lossGraph returns the per-example loss [batch] for logits and int32 labels.
@@ -407,7 +416,7 @@ func (e *engine) fit() (*Result, error) {
 	if err := e.setup(); err != nil {
 		return nil, err
 	}
-	e.ctx = context.New()
+	e.newContext()
 	var hist history
 	var ckpt *checkpoints.Handler
 	resumed := 0

@@ -3,8 +3,6 @@ package train
 import (
 	"fmt"
 	"math"
-
-	"github.com/gomlx/gomlx/pkg/ml/context"
 )
 
 // LRFindOptions configure the learning-rate range test (see HeadBuilder.LRFind, DeepBuilder.LRFind).
@@ -122,7 +120,7 @@ func (e *engine) lrFind(o LRFindOptions) (*LRFindResult, error) {
 	}
 	e.outDir, e.progress = "", nil // Nothing saved, nothing reported per step.
 	e.sched = schedule{opt: e.config.Optimizer, sweep: lrSweep{start: o.StartLR, end: o.EndLR, steps: o.Steps}}
-	e.ctx = context.New()
+	e.newContext()
 	if err := e.ctx.SetRNGStateFromSeed(e.config.Seed); err != nil {
 		return nil, fmt.Errorf("seeding the random state: %w", err)
 	}
