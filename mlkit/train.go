@@ -741,7 +741,7 @@ func (p *trainProgress) done(res *train.Result) {
 // LRFinding is the outcome of TrainBuilder.LRFind: the learning-rate range test's series and suggestion.
 type LRFinding struct {
 	// Model is the name the run was configured under (nothing is saved under it).
-	Model string
+	Model string `json:"model"`
 	train.LRFindResult
 }
 

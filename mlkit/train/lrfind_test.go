@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/gomlx/gomlx/backends"
+	"github.com/visionnb/visionnb/mlkit/backend"
 	"github.com/visionnb/visionnb/mlkit/models"
 )
 
@@ -67,11 +69,21 @@ func TestLRFindHead(t *testing.T) {
 }
 
 func TestLRFindDeepSavesNothing(t *testing.T) {
+	goBackend, err := backend.Named("mlkitgo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []backends.Backend{testBackend(t), goBackend} {
+		t.Run(b.Name(), func(t *testing.T) { lrFindDeep(t, b) })
+	}
+}
+
+func lrFindDeep(t *testing.T, b backends.Backend) {
 	classes, trainSet, valSet := animals(t, 8, 2)
 	out := filepath.Join(t.TempDir(), "model")
 	o := LRFindOptions{StartLR: 1e-6, Steps: 30}
 	res, err := Deep(testDenseFamily, models.New().Size(32)).Data(classes, trainSet, valSet).CacheDir(t.TempDir()).
-		With(DeepDefaults().Backend(testBackend(t)).BatchSize(8).Seed(1).OutputDir(out)).LRFind(o)
+		With(DeepDefaults().Backend(b).BatchSize(8).Seed(1).OutputDir(out)).LRFind(o)
 	if err != nil {
 		t.Fatal(err)
 	}
