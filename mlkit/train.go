@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -185,20 +186,34 @@ type Summary struct {
 	TrainExamples    int     `json:"train_examples"`
 	ValExamples      int     `json:"val_examples"`
 	ResumedFromEpoch int     `json:"resumed_from_epoch"`
+	// Collapsed is true when the model's validation predictions (at BestEpoch) collapsed to one class,
+	// CollapsedTo (see train.Collapse); PredictedShare is the share of those predictions per class.
+	Collapsed      bool               `json:"collapsed,omitempty"`
+	CollapsedTo    string             `json:"collapsed_to,omitempty"`
+	PredictedShare map[string]float64 `json:"predicted_share,omitempty"`
 }
 
-// Run validates everything before any compute (dataset, labels, classes), trains with a progress
-// display, saves the model (checkpoint, config, history) under the app's models/ folder, records it in
-// the app and returns it.
-//
-// Running it again is safe. A model already trained under this name with the same settings on the same
-// dataset version is returned at once (Reused; nothing is trained, built or compiled). An interrupted run
-// (killed, or failed) resumes from its last checkpoint. A model of this name trained otherwise is an
-// error naming what differs, unless Replace was called. Only one process trains a given name at a time:
-// another one gets an error naming the process that does.
-func (b *TrainBuilder) Run() (*TrainedModel, error) {
-	ctx := context.Background()
-	start := time.Now()
+// trainer is a configured head or deep run (train.HeadBuilder, train.DeepBuilder).
+type trainer interface {
+	Fit() (*train.Result, error)
+	LRFind(o train.LRFindOptions) (*train.LRFindResult, error)
+}
+
+// runPlan is what Run and LRFind share: the model's record and folder, the dataset version and classes,
+// the split sizes, and configure, which sets up the run on backend be (nil: the default one) and returns
+// it with the config it will save.
+type runPlan struct {
+	rec          store.Model
+	dir, desc    string
+	classes      []string
+	version      store.Version
+	nTrain, nVal int
+	configure    func(be backends.Backend) (trainer, train.RunConfig)
+}
+
+// plan validates everything before any compute (options, dataset, labels, classes) and configures the
+// run, reporting progress to prog.
+func (b *TrainBuilder) plan(prog train.Progress) (*runPlan, error) {
 	if err := b.checkOptions(); err != nil {
 		return nil, err
 	}
@@ -224,13 +239,11 @@ func (b *TrainBuilder) Run() (*TrainedModel, error) {
 	dir := filepath.Join(b.app.Dir(), rel)
 	desc := fmt.Sprintf("%s v%d (%s)", b.dataset, v.Number, b.app.Dir())
 	rec := store.Model{Name: b.name, Dataset: b.dataset, Version: v.Number, Dir: rel, Classes: classes, Status: "training"}
-	prog := newTrainProgress(b.name) // shown unless the options say Quiet
-	var res *train.Result
 	var nTrain, nVal int
 	// configure sets up the head or deep run on backend be (nil: the default one) and returns it with the
 	// config it will save. It is called without a backend first, so that a saved run is recognised before
 	// any backend is started.
-	var configure func(be backends.Backend) (fit func() (*train.Result, error), planned train.RunConfig)
+	var configure func(be backends.Backend) (run trainer, planned train.RunConfig)
 	if b.embedder != "" {
 		rec.Kind, rec.Embedder = KindHead, b.embedder
 		emb, err := b.app.Embed(b.embedder)
@@ -248,12 +261,12 @@ func (b *TrainBuilder) Run() (*TrainedModel, error) {
 			return nil, err
 		}
 		nTrain, nVal = len(tr), len(va)
-		configure = func(be backends.Backend) (func() (*train.Result, error), train.RunConfig) {
+		configure = func(be backends.Backend) (trainer, train.RunConfig) {
 			h := train.Head(classes, tr, va).With(b.runOptions(train.HeadDefaults(), prog, dir, desc, be))
 			if b.tuneHead != nil {
 				h = b.tuneHead(h)
 			}
-			return h.Fit, h.Planned()
+			return h, h.Planned()
 		}
 	} else {
 		fam, err := zoo.Lookup(b.family)
@@ -272,18 +285,41 @@ func (b *TrainBuilder) Run() (*TrainedModel, error) {
 			return train.Example{ID: m.InputID, Path: b.app.st.BlobPath(m.SHA256), Label: label[m.Concept]}, nil
 		})
 		nTrain, nVal = len(tr), len(va)
-		configure = func(be backends.Backend) (func() (*train.Result, error), train.RunConfig) {
+		configure = func(be backends.Backend) (trainer, train.RunConfig) {
 			d := train.Deep(fam, cfg).Data(classes, tr, va).CacheDir(filepath.Join(b.app.Dir(), "cache", "pixels")).
 				With(b.runOptions(train.DeepDefaults(), prog, dir, desc, be))
 			if b.tuneDeep != nil {
 				d = b.tuneDeep(d)
 			}
-			return d.Fit, d.Planned()
+			return d, d.Planned()
 		}
 		if rec.Config, err = json.Marshal(cfg); err != nil {
 			return nil, fmt.Errorf("mlkit: train %q: encoding the model configuration %+v: %w", b.name, cfg, err)
 		}
 	}
+	return &runPlan{rec: rec, dir: dir, desc: desc, classes: classes, version: v, nTrain: nTrain, nVal: nVal,
+		configure: configure}, nil
+}
+
+// Run validates everything before any compute (dataset, labels, classes), trains with a progress
+// display, saves the model (checkpoint, config, history) under the app's models/ folder, records it in
+// the app and returns it.
+//
+// Running it again is safe. A model already trained under this name with the same settings on the same
+// dataset version is returned at once (Reused; nothing is trained, built or compiled). An interrupted run
+// (killed, or failed) resumes from its last checkpoint. A model of this name trained otherwise is an
+// error naming what differs, unless Replace was called. Only one process trains a given name at a time:
+// another one gets an error naming the process that does.
+func (b *TrainBuilder) Run() (*TrainedModel, error) {
+	ctx := context.Background()
+	start := time.Now()
+	prog := newTrainProgress(b.name) // shown unless the options say Quiet
+	p, err := b.plan(prog)
+	if err != nil {
+		return nil, err
+	}
+	rec, dir, classes, v, nTrain, nVal, configure := p.rec, p.dir, p.classes, p.version, p.nTrain, p.nVal, p.configure
+	var res *train.Result
 	_, planned := configure(nil)
 	if rec.Kind == KindHead {
 		rec.Family = headFamily(planned)
@@ -305,11 +341,11 @@ func (b *TrainBuilder) Run() (*TrainedModel, error) {
 			return nil, fmt.Errorf("mlkit: train %q: %w", b.name, err)
 		}
 	}
-	fit, _ := configure(be)
+	run, _ := configure(be)
 	if err := b.app.st.Tx(ctx, func(tx *store.Tx) error { _, err := tx.PutModel(ctx, rec); return err }); err != nil {
 		return nil, err
 	}
-	if res, err = fit(); err != nil {
+	if res, err = run.Fit(); err != nil {
 		b.app.failModel(ctx, b.name)
 		return nil, fmt.Errorf("mlkit: training %q: %w", b.name, err)
 	}
@@ -512,7 +548,15 @@ func summarize(res *train.Result, nTrain, nVal int) Summary {
 		s.ExamplesPerSec = n / secs
 	}
 	if res.BestEpoch > 0 && res.BestEpoch <= len(res.History) {
-		s.ValAccuracy = res.History[res.BestEpoch-1].ValAccuracy
+		st := res.History[res.BestEpoch-1]
+		s.ValAccuracy = st.ValAccuracy
+		s.Collapsed, s.CollapsedTo = st.CollapsedTo != "", st.CollapsedTo
+		if len(st.ValPredictedShare) == len(res.Classes) {
+			s.PredictedShare = map[string]float64{}
+			for i, c := range res.Classes {
+				s.PredictedShare[c] = st.ValPredictedShare[i]
+			}
+		}
 	}
 	return s
 }
@@ -640,15 +684,20 @@ func (m *TrainedModel) String() string {
 	if m.Kind == KindHead {
 		what = "head on " + m.Embedder
 	}
-	return fmt.Sprintf("%s (%s) on %s v%d: %d epochs in %.1fs (%.0f img/s, %s), validation accuracy %.3f",
+	line := fmt.Sprintf("%s (%s) on %s v%d: %d epochs in %.1fs (%.0f img/s, %s), validation accuracy %.3f",
 		m.Name, what, m.Dataset, m.Version, s.Epochs, s.Seconds, s.ExamplesPerSec, s.Backend, s.ValAccuracy)
+	if s.Collapsed {
+		line += fmt.Sprintf("; COLLAPSED: %.0f%% of validation predictions are %q (see train.Collapse)", 100*s.PredictedShare[s.CollapsedTo], s.CollapsedTo)
+	}
+	return line
 }
 
 // trainProgress shows one updating line per run in a notebook (a progress bar in a terminal).
 type trainProgress struct {
-	name  string
-	bar   *view.Progress
-	start time.Time
+	name     string
+	bar      *view.Progress
+	start    time.Time
+	collapse string // the last epoch's collapse warning, repeated on the step lines that follow
 }
 
 func newTrainProgress(name string) *trainProgress {
@@ -660,7 +709,11 @@ func (p *trainProgress) Step(info train.StepInfo) {
 	if p.bar == nil {
 		p.bar = view.NewProgress(total).Title("training " + p.name).Unit("step")
 	}
-	p.bar.Message(fmt.Sprintf("epoch %d/%d  loss %.3f  acc %.3f  %.1f img/s", info.Epoch, info.Epochs, info.Loss, info.Accuracy, info.ExamplesPerSecond))
+	msg := fmt.Sprintf("epoch %d/%d  loss %.3f  acc %.3f  %.1f img/s", info.Epoch, info.Epochs, info.Loss, info.Accuracy, info.ExamplesPerSecond)
+	if p.collapse != "" {
+		msg += "  (epoch " + p.collapse + ")"
+	}
+	p.bar.Message(msg)
 	p.bar.Set((info.Epoch-1)*info.Steps + info.Step)
 }
 
@@ -670,6 +723,11 @@ func (p *trainProgress) Epoch(st train.EpochStats) {
 		if st.HasVal {
 			msg += fmt.Sprintf(", validation loss %.3f acc %.3f", st.ValLoss, st.ValAccuracy)
 		}
+		p.collapse = ""
+		if note := st.CollapseNote(); note != "" {
+			msg += "  " + note
+			p.collapse = fmt.Sprintf("%d %s", st.Epoch, note)
+		}
 		p.bar.Message(msg)
 	}
 }
@@ -678,4 +736,79 @@ func (p *trainProgress) done(res *train.Result) {
 	if p.bar != nil {
 		p.bar.Done()
 	}
+}
+
+// LRFinding is the outcome of TrainBuilder.LRFind: the learning-rate range test's series and suggestion.
+type LRFinding struct {
+	// Model is the name the run was configured under (nothing is saved under it).
+	Model string `json:"model"`
+	train.LRFindResult
+}
+
+// LRFind runs fastai's learning-rate range test (lr_find) with the run as configured so far (kind,
+// dataset, size, batch, optimizer...): from fresh weights, one mini-batch per step with the learning rate
+// rising exponentially from 1e-7 to 10 over 100 steps (train.DefaultLRFind), stopping when the smoothed
+// loss passes 4x its minimum, and suggests a learning rate (fastai's "valley"). Nothing is saved: the
+// model's folder and record are neither created nor changed, and the weights are dropped afterwards.
+// Pass the suggestion to LR before Run; Show plots the loss against the learning rate.
+func (b *TrainBuilder) LRFind() (*LRFinding, error) { return b.LRFindWith(train.DefaultLRFind()) }
+
+// LRFindWith is LRFind with other range-test options (zero fields: the defaults), e.g. fewer steps:
+//
+//	f, err := app.Train("m").OnDataset("animals").Deep("resnet50").Size(32).
+//		LRFindWith(train.LRFindOptions{StartLR: 1e-5, Steps: 30})
+func (b *TrainBuilder) LRFindWith(o train.LRFindOptions) (*LRFinding, error) {
+	p, err := b.plan(nil)
+	if err != nil {
+		return nil, err
+	}
+	var be backends.Backend
+	if b.backend != "" {
+		if be, err = backend.Named(b.backend); err != nil {
+			return nil, fmt.Errorf("mlkit: lr_find %q: %w", b.name, err)
+		}
+	}
+	run, _ := p.configure(be)
+	res, err := run.LRFind(o)
+	if err != nil {
+		return nil, fmt.Errorf("mlkit: lr_find %q: %w", b.name, err)
+	}
+	return &LRFinding{Model: b.name, LRFindResult: *res}, nil
+}
+
+// String is a one-line description: the suggestion, the steep point and how the sweep went.
+func (f *LRFinding) String() string {
+	last := f.LRs[len(f.LRs)-1]
+	return fmt.Sprintf("lr_find %s: suggested learning rate %.2g (valley; steepest descent at %.2g), %d steps from %.2g to %.2g on %s, stopped: %s",
+		f.Model, f.Suggestion, f.Steep, len(f.LRs), f.LRs[0], last, f.Backend, f.Stopped)
+}
+
+// Show prints the suggestion and plots the smoothed training loss against log10 of the learning rate,
+// the suggestion marked (as fastai, without the last 5 steps, where the loss shoots up).
+func (f *LRFinding) Show() error {
+	fmt.Println(f.String())
+	_, err := view.Show(f.Chart())
+	return err
+}
+
+// Chart is the loss-against-learning-rate line chart Show displays (x: log10 of the learning rate).
+func (f *LRFinding) Chart() *view.LineChart {
+	n := len(f.LRs)
+	if n > 10 {
+		n -= 5
+	}
+	x := make([]float64, n)
+	for i := range x {
+		x[i] = math.Log10(f.LRs[i])
+	}
+	c := view.Line().Title(fmt.Sprintf("lr_find %s: suggested LR %.2g", f.Model, f.Suggestion)).
+		XLabel("learning rate (log10: -3 is 1e-3)").YLabel("smoothed training loss").Size(560, 340).
+		Series("loss", x, f.Losses[:n])
+	for i, lr := range f.LRs {
+		if lr == f.Suggestion {
+			c.Series("suggestion (valley)", []float64{math.Log10(lr)}, []float64{f.Losses[i]})
+			break
+		}
+	}
+	return c
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/visionnb/visionnb/mlkit"
 	"github.com/visionnb/visionnb/mlkit/eval"
+	"github.com/visionnb/visionnb/mlkit/train"
 )
 
 // workflowFlags holds the flags of the training and evaluation commands.
@@ -25,6 +26,8 @@ type workflowFlags struct {
 	recompute, replace      bool
 	backend                 string
 	version                 int
+	lrFind                  bool
+	lrFindSteps             int
 }
 
 func init() {
@@ -46,6 +49,8 @@ func init() {
 				intVar(fs, &c.seed, "seed", 42, 0, math.MaxInt64, "seed")
 				fs.StringVar(&c.wf.backend, "backend", "", "backend for this run: xla:cpu, xla:cuda or mlkitgo (default: the best available)")
 				fs.BoolVar(&c.wf.replace, "replace", false, "delete a model already saved under --model (with its evaluations) and train anew")
+				fs.BoolVar(&c.wf.lrFind, "lr-find", false, "run the learning-rate range test (fastai's lr_find) instead of training: print the suggested --lr; saves nothing")
+				optIntVar(fs, &c.wf.lrFindSteps, "lr-find-steps", 2, 10000, "mini-batches of the --lr-find sweep (default 100)")
 			}},
 		command{name: "models", args: "[ls | rm NAME...]", help: "list the app's models, or delete some (folder, record, evaluations)", run: runModels},
 		command{name: "evaluate", args: "--model NAME [--split validation]", help: "evaluate a model on a split (stored in the app)", run: runEvaluate,
@@ -146,6 +151,12 @@ func runTrain(c *cli, _ *flag.FlagSet, args []string) error {
 	if c.json {
 		b = b.Quiet()
 	}
+	if c.wf.lrFind {
+		return lrFind(c, b)
+	}
+	if c.wf.lrFindSteps > 0 {
+		return usagef("--lr-find-steps needs --lr-find")
+	}
 	m, err := b.Run()
 	if err != nil {
 		return err
@@ -157,6 +168,21 @@ func runTrain(c *cli, _ *flag.FlagSet, args []string) error {
 			fmt.Fprintf(w, "model %s already trained with these settings on %s v%d (pass --replace to train it anew)\n", m.Name, m.Dataset, m.Version)
 		}
 		fmt.Fprintln(w, m.String())
+	})
+}
+
+// lrFind runs the learning-rate range test of b and prints its suggestion (--json: with the series).
+func lrFind(c *cli, b *mlkit.TrainBuilder) error {
+	if c.wf.replace {
+		return usagef("--lr-find saves nothing: it takes no --replace")
+	}
+	f, err := b.LRFindWith(train.LRFindOptions{Steps: c.wf.lrFindSteps})
+	if err != nil {
+		return err
+	}
+	return c.emit(f, func(w io.Writer) {
+		fmt.Fprintln(w, f.String())
+		fmt.Fprintf(w, "train with it: mlkit train ... --lr %.2g\n", f.Suggestion)
 	})
 }
 

@@ -68,45 +68,9 @@ func (d *DeepBuilder) NoAugment() *DeepBuilder { d.cfg.Augment = pipeline.Augmen
 
 // Fit validates the input, decodes (or reads from the cache) every image, trains and returns the result.
 func (d *DeepBuilder) Fit() (*Result, error) {
-	if d.family.Build == nil || d.family.Name == "" {
-		return nil, fmt.Errorf("deep training: the model family %q needs a Name and a Build function (pretrained-only models cannot be trained from scratch)", d.family.Name)
-	}
-	if err := d.family.Normalization.Validate(); err != nil {
-		return nil, fmt.Errorf("deep training %s: %w", d.family.Name, err)
-	}
-	if err := validateClasses(d.classes); err != nil {
-		return nil, err
-	}
-	if err := validateExamples("train", d.train, d.classes, true); err != nil {
-		return nil, err
-	}
-	if err := validateExamples("validation", d.val, d.classes, false); err != nil {
-		return nil, err
-	}
-	if err := d.cfg.Augment.Validate(); err != nil {
-		return nil, err
-	}
-	if d.cfg.InputSize < 8 {
-		return nil, fmt.Errorf("deep training: input size %d px is too small", d.cfg.InputSize)
-	}
-	b, name, err := d.opts.resolveBackend()
+	e, cache, err := d.newEngine()
 	if err != nil {
 		return nil, err
-	}
-	cfg := d.Planned()
-	cfg.Backend = name
-	cache := pipeline.Cache{Dir: d.cacheDir}
-	trainSrc, err := newImageSource(cache, d.train, cfg.InputSize, cfg.Augment, cfg.Seed)
-	if err != nil {
-		return nil, fmt.Errorf("deep training: loading the training images: %w", err)
-	}
-	e := newEngine(b, name, deepModel(d.family, &cfg), &cfg, d.opts, trainSrc)
-	if len(d.val) > 0 {
-		valSrc, err := newImageSource(cache, d.val, cfg.InputSize, cfg.Augment, cfg.Seed)
-		if err != nil {
-			return nil, fmt.Errorf("deep training: loading the validation images: %w", err)
-		}
-		e.val = valSrc
 	}
 	res, err := e.fit()
 	if err != nil {
@@ -114,6 +78,52 @@ func (d *DeepBuilder) Fit() (*Result, error) {
 	}
 	res.Predictor.cache = cache
 	return res, nil
+}
+
+// newEngine validates the input, decodes (or reads from the cache) every image and returns the engine of
+// the run with the pixel cache it reads.
+func (d *DeepBuilder) newEngine() (*engine, pipeline.Cache, error) {
+	if d.family.Build == nil || d.family.Name == "" {
+		return nil, pipeline.Cache{}, fmt.Errorf("deep training: the model family %q needs a Name and a Build function (pretrained-only models cannot be trained from scratch)", d.family.Name)
+	}
+	if err := d.family.Normalization.Validate(); err != nil {
+		return nil, pipeline.Cache{}, fmt.Errorf("deep training %s: %w", d.family.Name, err)
+	}
+	if err := validateClasses(d.classes); err != nil {
+		return nil, pipeline.Cache{}, err
+	}
+	if err := validateExamples("train", d.train, d.classes, true); err != nil {
+		return nil, pipeline.Cache{}, err
+	}
+	if err := validateExamples("validation", d.val, d.classes, false); err != nil {
+		return nil, pipeline.Cache{}, err
+	}
+	if err := d.cfg.Augment.Validate(); err != nil {
+		return nil, pipeline.Cache{}, err
+	}
+	if d.cfg.InputSize < 8 {
+		return nil, pipeline.Cache{}, fmt.Errorf("deep training: input size %d px is too small", d.cfg.InputSize)
+	}
+	b, name, err := d.opts.resolveBackend()
+	if err != nil {
+		return nil, pipeline.Cache{}, err
+	}
+	cfg := d.Planned()
+	cfg.Backend = name
+	cache := pipeline.Cache{Dir: d.cacheDir}
+	trainSrc, err := newImageSource(cache, d.train, cfg.InputSize, cfg.Augment, cfg.Seed)
+	if err != nil {
+		return nil, pipeline.Cache{}, fmt.Errorf("deep training: loading the training images: %w", err)
+	}
+	e := newEngine(b, name, deepModel(d.family, &cfg), &cfg, d.opts, trainSrc)
+	if len(d.val) > 0 {
+		valSrc, err := newImageSource(cache, d.val, cfg.InputSize, cfg.Augment, cfg.Seed)
+		if err != nil {
+			return nil, pipeline.Cache{}, fmt.Errorf("deep training: loading the validation images: %w", err)
+		}
+		e.val = valSrc
+	}
+	return e, cache, nil
 }
 
 // deepModel normalises uint8 pixels in-graph (as config.json's normalization says) and calls the

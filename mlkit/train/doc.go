@@ -2,7 +2,9 @@
 // a deep network trained from scratch on images (Deep). Both share one training engine: fixed batch shapes,
 // in-graph optimisers (SGD with momentum, AdamW) with warm-up and cosine schedules, label smoothing, class
 // weights, early stopping, per-epoch history, checkpoints every epoch and exact resume after a crash, and a
-// Progress callback. Load reads a saved run back as a Predictor.
+// Progress callback. Load reads a saved run back as a Predictor. LRFind runs fastai's learning-rate range
+// test on a configured run without saving anything, and every epoch checks whether the validation
+// predictions collapsed to one class (Collapse).
 //
 // The options both kinds share are one value, Options (start from HeadDefaults or DeepDefaults, chain its
 // setters, pass it with With); the builders keep only their own (a head's hidden layer, deep training's

@@ -18,6 +18,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context/checkpoints"
 	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
 	"github.com/visionnb/visionnb/mlkit/internal/vecmath"
+	"github.com/visionnb/visionnb/mlkit/models/resnet"
 )
 
 // File names inside a run's output directory.
@@ -115,6 +116,14 @@ func (e *engine) setup() error {
 	return nil
 }
 
+// newContext starts e.ctx with the run's model hyperparameters set (see Settings.ZeroInitResidual).
+func (e *engine) newContext() {
+	e.ctx = context.New()
+	if e.config.ZeroInitResidual {
+		e.ctx.SetParam(resnet.ParamZeroInitResidual, true)
+	}
+}
+
 // lossGraph returns the per-example loss [batch] for logits and int32 labels.
 func (e *engine) lossGraph(logits, labels *Node) *Node {
 	c := e.numClasses
@@ -152,6 +161,16 @@ func (e *engine) l2Graph(ctx *context.Context, g *Graph) *Node {
 }
 
 func (e *engine) buildExecs() error {
+	if err := e.buildTrainExec(); err != nil {
+		return err
+	}
+	var err error
+	e.evalExec, err = newEvalExec(e.backend, e.ctx.Reuse(), e.model)
+	return err
+}
+
+// buildTrainExec compiles the training step: (x, labels, weights) -> (loss, correct, learning rate).
+func (e *engine) buildTrainExec() error {
 	var err error
 	e.trainExec, err = context.NewExec(e.backend, e.ctx, func(ctx *context.Context, x, labels, weights *Node) []*Node {
 		g := x.Graph()
@@ -173,10 +192,6 @@ func (e *engine) buildExecs() error {
 	})
 	if err != nil {
 		return fmt.Errorf("creating the training step: %w", err)
-	}
-	e.evalExec, err = newEvalExec(e.backend, e.ctx.Reuse(), e.model)
-	if err != nil {
-		return err
 	}
 	return nil
 }
@@ -217,9 +232,11 @@ func scalarOf(t *tensors.Tensor) float64 {
 	return math.NaN()
 }
 
-// evaluate returns the mean loss and accuracy over a whole split, in fixed-size padded batches.
-func (e *engine) evaluate(src dataSource) (loss, acc float64, err error) {
+// evaluate returns the mean loss and accuracy over a whole split, in fixed-size padded batches, and the
+// arg-max prediction of each example.
+func (e *engine) evaluate(src dataSource) (loss, acc float64, predicted []int, err error) {
 	n, batch := src.Len(), e.config.BatchSize
+	predicted = make([]int, n)
 	idx := make([]int, batch)
 	var sumLoss float64
 	var correct int
@@ -230,12 +247,12 @@ func (e *engine) evaluate(src dataSource) (loss, acc float64, err error) {
 		}
 		x, err := src.Batch(idx, 0, false)
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, nil, err
 		}
 		out, err := runExec(e.evalExec, x)
 		x.FinalizeAll()
 		if err != nil {
-			return 0, 0, fmt.Errorf("evaluating batch at %d: %w", start, err)
+			return 0, 0, nil, fmt.Errorf("evaluating batch at %d: %w", start, err)
 		}
 		logits := tensors.MustCopyFlatData[float32](out[0])
 		out[0].FinalizeAll()
@@ -243,12 +260,13 @@ func (e *engine) evaluate(src dataSource) (loss, acc float64, err error) {
 			row := logits[k*e.numClasses : (k+1)*e.numClasses]
 			label := src.Label(idx[k])
 			sumLoss += e.exampleLoss(row, label)
-			if vecmath.Argmax(row) == label {
+			predicted[start+k] = vecmath.Argmax(row)
+			if predicted[start+k] == label {
 				correct++
 			}
 		}
 	}
-	return sumLoss / float64(n), float64(correct) / float64(n), nil
+	return sumLoss / float64(n), float64(correct) / float64(n), predicted, nil
 }
 
 // exampleLoss is lossGraph for one row, in float64, without label smoothing (the honest validation loss).
@@ -398,7 +416,7 @@ func (e *engine) fit() (*Result, error) {
 	if err := e.setup(); err != nil {
 		return nil, err
 	}
-	e.ctx = context.New()
+	e.newContext()
 	var hist history
 	var ckpt *checkpoints.Handler
 	resumed := 0
@@ -466,30 +484,12 @@ func (e *engine) fit() (*Result, error) {
 		var correct float64
 		var lr float64
 		for step := range e.stepsPerEpoch {
-			for k := range idx {
-				i := perm[step*e.config.BatchSize+k]
-				idx[k] = i
-				l := e.train.Label(i)
-				labels[k] = int32(l)
-				weights[k] = e.classWeights[l]
-			}
-			x, err := e.train.Batch(idx, epoch, true)
+			copy(idx, perm[step*e.config.BatchSize:(step+1)*e.config.BatchSize])
+			loss, corr, stepLR, err := e.trainStep(idx, epoch, labels, weights)
 			if err != nil {
 				return nil, fmt.Errorf("epoch %d step %d: %w", epoch, step+1, err)
 			}
-			labelsT, weightsT := tensors.FromValue(labels), tensors.FromValue(weights)
-			out, err := runExec(e.trainExec, x, labelsT, weightsT)
-			for _, t := range []*tensors.Tensor{x, labelsT, weightsT} {
-				t.FinalizeAll()
-			}
-			if err != nil {
-				return nil, fmt.Errorf("training epoch %d step %d: %w", epoch, step+1, err)
-			}
-			loss, corr := scalarOf(out[0]), scalarOf(out[1])
-			lr = scalarOf(out[2])
-			for _, t := range out {
-				t.FinalizeAll()
-			}
+			lr = stepLR
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
 				return nil, fmt.Errorf("training diverged at epoch %d step %d: loss is %v (lower the learning rate)", epoch, step+1, loss)
 			}
@@ -511,11 +511,14 @@ func (e *engine) fit() (*Result, error) {
 			TrainAccuracy: correct / float64(e.stepsPerEpoch*e.config.BatchSize), LearningRate: lr,
 			ExamplesPerSecond: float64(e.stepsPerEpoch*e.config.BatchSize) / trainSeconds}
 		if e.val != nil && e.val.Len() > 0 {
-			vl, va, err := e.evaluate(e.val)
+			vl, va, pred, err := e.evaluate(e.val)
 			if err != nil {
 				return nil, fmt.Errorf("validation after epoch %d: %w", epoch, err)
 			}
 			st.ValLoss, st.ValAccuracy, st.HasVal = vl, va, true
+			if err := e.checkCollapse(&st, pred); err != nil {
+				return nil, fmt.Errorf("validation after epoch %d: %w", epoch, err)
+			}
 		}
 		st.Seconds = time.Since(epochStart).Seconds()
 		hist.Epochs = append(hist.Epochs, st)
@@ -546,6 +549,51 @@ func (e *engine) fit() (*Result, error) {
 		}
 	}
 	return e.finish(result, &hist, &best, start, ckpt, true)
+}
+
+// checkCollapse records in st the validation predictions' share per class and whether they collapsed.
+func (e *engine) checkCollapse(st *EpochStats, predicted []int) error {
+	labels := make([]int, e.val.Len())
+	for i := range labels {
+		labels[i] = e.val.Label(i)
+	}
+	share, top, collapsed, err := Collapse(predicted, labels, e.numClasses)
+	if err != nil {
+		return err
+	}
+	st.ValPredictedShare = share
+	if collapsed {
+		st.CollapsedTo = e.config.Classes[top]
+	}
+	return nil
+}
+
+// trainStep runs one training step on the training examples idx of epoch (labels and weights are scratch
+// buffers of the batch size) and returns the batch's loss, its number of correct predictions and the
+// learning rate used.
+func (e *engine) trainStep(idx []int, epoch int, labels []int32, weights []float32) (loss, correct, lr float64, err error) {
+	for k, i := range idx {
+		l := e.train.Label(i)
+		labels[k] = int32(l)
+		weights[k] = e.classWeights[l]
+	}
+	x, err := e.train.Batch(idx, epoch, true)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	labelsT, weightsT := tensors.FromValue(labels), tensors.FromValue(weights)
+	out, err := runExec(e.trainExec, x, labelsT, weightsT)
+	for _, t := range []*tensors.Tensor{x, labelsT, weightsT} {
+		t.FinalizeAll()
+	}
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("training step: %w", err)
+	}
+	loss, correct, lr = scalarOf(out[0]), scalarOf(out[1]), scalarOf(out[2])
+	for _, t := range out {
+		t.FinalizeAll()
+	}
+	return loss, correct, lr, nil
 }
 
 // finish restores the best weights if asked, records the final history and builds the Predictor.

@@ -64,6 +64,19 @@ func (h *HeadBuilder) MatMul(mode string) *HeadBuilder { h.matmul = mode; return
 
 // Fit validates the input, trains, and returns the result.
 func (h *HeadBuilder) Fit() (*Result, error) {
+	e, err := h.newEngine()
+	if err != nil {
+		return nil, err
+	}
+	res, err := e.fit()
+	if err != nil {
+		return nil, fmt.Errorf("training head: %w", err)
+	}
+	return res, nil
+}
+
+// newEngine validates the input and returns the engine of the run.
+func (h *HeadBuilder) newEngine() (*engine, error) {
 	if err := validateClasses(h.classes); err != nil {
 		return nil, err
 	}
@@ -87,11 +100,7 @@ func (h *HeadBuilder) Fit() (*Result, error) {
 	if len(h.val) > 0 {
 		e.val = newVectorSource(h.val, dim)
 	}
-	res, err := e.fit()
-	if err != nil {
-		return nil, fmt.Errorf("training head: %w", err)
-	}
-	return res, nil
+	return e, nil
 }
 
 // matmulMode returns the head's matrix-product mode (see MatMul), "conv" only where backend b

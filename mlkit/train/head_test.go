@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -226,7 +227,7 @@ func TestHeadSaveLoadResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.ResumedFromEpoch != 4 || len(again.History) != 4 || again.History[3] != res.History[3] {
+	if again.ResumedFromEpoch != 4 || len(again.History) != 4 || !reflect.DeepEqual(again.History[3], res.History[3]) {
 		t.Errorf("re-fit of a finished run: resumed %d, history %+v", again.ResumedFromEpoch, again.History)
 	}
 	// A different configuration in the same directory is refused.

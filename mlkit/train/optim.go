@@ -71,11 +71,23 @@ func (o OptimizerOptions) validate() error {
 type schedule struct {
 	opt                     OptimizerOptions
 	totalSteps, warmupSteps int
+	// sweep, when its steps are > 0, replaces the schedule by the learning-rate range test's exponential
+	// sweep (see LRFind): opt's LR, warm-up and cosine are then ignored.
+	sweep lrSweep
+}
+
+// lrSweep is an exponential learning-rate sweep: step s (1-based) uses start * (end/start)^((s-1)/steps).
+type lrSweep struct {
+	start, end float64
+	steps      int
 }
 
 // at returns the learning rate for the 1-based global step (Go side, for progress reports).
 func (s schedule) at(step int64) float64 {
 	st := float64(step)
+	if s.sweep.steps > 0 {
+		return s.sweep.start * math.Pow(s.sweep.end/s.sweep.start, (st-1)/float64(s.sweep.steps))
+	}
 	lr := s.opt.LR
 	if s.warmupSteps > 0 && st <= float64(s.warmupSteps) {
 		return lr * st / float64(s.warmupSteps)
@@ -91,6 +103,10 @@ func (s schedule) at(step int64) float64 {
 // graph builds the same formula in-graph from the (already incremented, float32) global step.
 func (s schedule) graph(step *Node) *Node {
 	g := step.Graph()
+	if s.sweep.steps > 0 {
+		rate := math.Log(s.sweep.end/s.sweep.start) / float64(s.sweep.steps)
+		return MulScalar(Exp(MulScalar(AddScalar(step, -1), rate)), s.sweep.start)
+	}
 	lr := Scalar(g, dtypes.Float32, s.opt.LR)
 	out := lr
 	if s.opt.Schedule == "cosine" && s.totalSteps > s.warmupSteps {

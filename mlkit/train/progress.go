@@ -42,6 +42,9 @@ func (p *TerminalProgress) Epoch(st EpochStats) {
 		line += fmt.Sprintf("  val loss %.4f acc %.3f", st.ValLoss, st.ValAccuracy)
 	}
 	line += fmt.Sprintf("  %.1fs  %.1f img/s", st.Seconds, st.ExamplesPerSecond)
+	if note := st.CollapseNote(); note != "" {
+		line += "  " + note
+	}
 	fmt.Fprintf(p.W, "\r%-100s\n", line)
 }
 
@@ -74,4 +77,17 @@ func pickProgress(p Progress, quiet bool) Progress {
 	default:
 		return NewTerminalProgress(nil)
 	}
+}
+
+// CollapseNote is the warning progress lines and summaries show for an epoch whose validation predictions
+// collapsed (see Collapse), e.g. `COLLAPSED: 96% of validation predictions are "elephant"`; "" otherwise.
+func (st EpochStats) CollapseNote() string {
+	if st.CollapsedTo == "" {
+		return ""
+	}
+	top := 0.0
+	for _, s := range st.ValPredictedShare {
+		top = max(top, s)
+	}
+	return fmt.Sprintf("COLLAPSED: %.0f%% of validation predictions are %q", 100*top, st.CollapsedTo)
 }

@@ -54,6 +54,10 @@ type EpochStats struct {
 	ValLoss     float64 `json:"val_loss"`
 	ValAccuracy float64 `json:"val_accuracy"`
 	HasVal      bool    `json:"has_val"`
+	// ValPredictedShare is the share of the validation predictions that went to each class (index = label),
+	// and CollapsedTo the class name they collapsed to when Collapse says they did ("" otherwise).
+	ValPredictedShare []float64 `json:"val_predicted_share,omitempty"`
+	CollapsedTo       string    `json:"collapsed_to,omitempty"`
 	// LearningRate at the end of the epoch.
 	LearningRate float64 `json:"learning_rate"`
 	// Seconds is the epoch's wall time (training and validation); ExamplesPerSecond the training throughput.
