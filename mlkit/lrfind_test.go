@@ -32,6 +32,18 @@ func TestLRFindLeavesNoModel(t *testing.T) {
 	if _, err := app.LoadModel("probe"); err == nil {
 		t.Errorf("lr_find recorded a model")
 	}
+	if f.Cached {
+		t.Errorf("first sweep marked cached")
+	}
+	// The same call again (a re-run cell) reads the recorded sweep back; other options sweep anew.
+	again, err := app.Train("probe").OnDataset("ds").Head(fakeEmbedder).BatchSize(8).Quiet().LRFind()
+	if err != nil || !again.Cached || again.Suggestion != f.Suggestion || len(again.LRs) != len(f.LRs) {
+		t.Fatalf("lr_find again: cached %v, suggestion %v (first %v), %v", again != nil && again.Cached, again, f.Suggestion, err)
+	}
+	other, err := app.Train("probe").OnDataset("ds").Head(fakeEmbedder).BatchSize(4).Quiet().LRFind()
+	if err != nil || other.Cached {
+		t.Fatalf("lr_find with another batch size must sweep again: cached %v, %v", other != nil && other.Cached, err)
+	}
 	png, err := f.Chart().PNG()
 	if err != nil || !bytes.HasPrefix(png, []byte("\x89PNG")) {
 		t.Errorf("chart: %d bytes, %v", len(png), err)

@@ -2,6 +2,8 @@ package mlkit
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -740,17 +742,22 @@ func (p *trainProgress) done(res *train.Result) {
 
 // LRFinding is the outcome of TrainBuilder.LRFind: the learning-rate range test's series and suggestion.
 type LRFinding struct {
-	// Model is the name the run was configured under (nothing is saved under it).
+	// Model is the name the run was configured under (no model is saved under it).
 	Model string `json:"model"`
+	// Cached is set when the sweep was read back from an earlier identical call (same settings, same dataset
+	// version, same options and backend): re-running a notebook cell does not sweep again.
+	Cached bool `json:"cached,omitempty"`
 	train.LRFindResult
 }
 
 // LRFind runs fastai's learning-rate range test (lr_find) with the run as configured so far (kind,
 // dataset, size, batch, optimizer...): from fresh weights, one mini-batch per step with the learning rate
 // rising exponentially from 1e-7 to 10 over 100 steps (train.DefaultLRFind), stopping when the smoothed
-// loss passes 4x its minimum, and suggests a learning rate (fastai's "valley"). Nothing is saved: the
-// model's folder and record are neither created nor changed, and the weights are dropped afterwards.
-// Pass the suggestion to LR before Run; Show plots the loss against the learning rate.
+// loss passes 4x its minimum, and suggests a learning rate (fastai's "valley"). No model is saved: the
+// model's folder and record are neither created nor changed, and the weights are dropped afterwards. The
+// sweep itself is recorded in the app's cache, so the same call again (same settings, dataset version,
+// options and backend: a re-run notebook cell) returns it at once (Cached). Pass the suggestion to LR
+// before Run; Show plots the loss against the learning rate.
 func (b *TrainBuilder) LRFind() (*LRFinding, error) { return b.LRFindWith(train.DefaultLRFind()) }
 
 // LRFindWith is LRFind with other range-test options (zero fields: the defaults), e.g. fewer steps:
@@ -768,12 +775,71 @@ func (b *TrainBuilder) LRFindWith(o train.LRFindOptions) (*LRFinding, error) {
 			return nil, fmt.Errorf("mlkit: lr_find %q: %w", b.name, err)
 		}
 	}
-	run, _ := p.configure(be)
+	run, planned := p.configure(be)
+	cache, err := lrFindCachePath(b.app.Dir(), p, planned, o, b.backend)
+	if err != nil {
+		return nil, fmt.Errorf("mlkit: lr_find %q: %w", b.name, err)
+	}
+	if raw, err := os.ReadFile(cache); err == nil {
+		f := &LRFinding{}
+		if json.Unmarshal(raw, f) == nil && len(f.LRs) > 0 {
+			f.Model, f.Cached = b.name, true
+			return f, nil
+		}
+	}
 	res, err := run.LRFind(o)
 	if err != nil {
 		return nil, fmt.Errorf("mlkit: lr_find %q: %w", b.name, err)
 	}
-	return &LRFinding{Model: b.name, LRFindResult: *res}, nil
+	f := &LRFinding{Model: b.name, LRFindResult: *res}
+	if err := writeJSONFile(cache, f); err != nil {
+		return nil, fmt.Errorf("mlkit: lr_find %q: recording the sweep: %w", b.name, err)
+	}
+	return f, nil
+}
+
+// lrFindCachePath is where the sweep of this run's settings on this dataset version is recorded: the
+// app's cache/lrfind/<sha256 of the kind, family, embedder, planned config, version, options, backend>.json.
+func lrFindCachePath(appDir string, p *runPlan, planned train.RunConfig, o train.LRFindOptions, backendName string) (string, error) {
+	key, err := json.Marshal(struct {
+		Kind, Family, Embedder string
+		Config                 json.RawMessage
+		Planned                train.RunConfig
+		Dataset                string
+		Version                int
+		Options                train.LRFindOptions
+		Backend                string
+	}{p.rec.Kind, p.rec.Family, p.rec.Embedder, p.rec.Config, planned, p.version.Dataset, p.version.Number, o, backendName})
+	if err != nil {
+		return "", fmt.Errorf("encoding the sweep's key: %w", err)
+	}
+	sum := sha256.Sum256(key)
+	return filepath.Join(appDir, "cache", "lrfind", hex.EncodeToString(sum[:])+".json"), nil
+}
+
+// writeJSONFile writes v as JSON to path atomically (a temporary file renamed into place), creating its folder.
+func writeJSONFile(path string, v any) error {
+	raw, err := json.MarshalIndent(v, "", " ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(raw); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 // String is a one-line description: the suggestion, the steep point and how the sweep went.
