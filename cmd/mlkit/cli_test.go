@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"image"
@@ -11,6 +12,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/visionnb/visionnb/mlkit"
+	"github.com/visionnb/visionnb/mlkit/store"
 )
 
 type result struct {
@@ -176,4 +180,34 @@ func TestCLIExitCodes(t *testing.T) {
 			t.Errorf("mlkit %v: exit %d (want %d), output %q (want it to mention %q)", c.args, r.code, c.code, r.stderr+r.stdout, c.msg)
 		}
 	}
+}
+
+// cacheEmbeddings stores a synthetic embedding of every input of the app nameOrDir under embedder, so that
+// heads train and searches run without a network: vector makes each one from the input and a random
+// source seeded with seed. It returns the vectors by input id.
+func cacheEmbeddings(t *testing.T, nameOrDir, embedder string, seed int64, vector func(r *rand.Rand, in mlkit.Input) []float32) map[int64][]float32 {
+	t.Helper()
+	app, err := mlkit.Open(nameOrDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	ins, err := app.Inputs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewSource(seed))
+	byID := map[int64][]float32{}
+	var ids []int64
+	var vecs [][]float32
+	for _, in := range ins {
+		v := vector(r, in)
+		byID[in.ID] = v
+		ids, vecs = append(ids, in.ID), append(vecs, v)
+	}
+	ctx := context.Background()
+	if err := app.Store().Tx(ctx, func(tx *store.Tx) error { return tx.PutEmbeddings(ctx, embedder, ids, vecs) }); err != nil {
+		t.Fatal(err)
+	}
+	return byID
 }

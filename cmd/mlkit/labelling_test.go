@@ -37,33 +37,17 @@ func labApp(t *testing.T, name string, labelled bool, n int) (truth map[int64]st
 	if r := call(up...); r.code != 0 {
 		t.Fatalf("upload: %s", r.stderr)
 	}
-	a, err := mlkit.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	ins, err := a.Inputs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rng := rand.New(rand.NewSource(7))
-	truth, vecs = map[int64]string{}, map[int64][]float32{}
-	var ids []int64
-	var vs [][]float32
-	for _, in := range ins {
+	truth = map[int64]string{}
+	vecs = cacheEmbeddings(t, name, mlkit.DefaultEmbedder, 7, func(r *rand.Rand, in mlkit.Input) []float32 {
 		c := filepath.Base(filepath.Dir(in.Source))
 		v := make([]float32, 8)
 		for i := range v {
-			v[i] = 0.3 * float32(rng.NormFloat64())
+			v[i] = 0.3 * float32(r.NormFloat64())
 		}
 		v[map[string]int{"cat": 0, "cow": 1, "dog": 2}[c]] += 3
-		truth[in.ID], vecs[in.ID] = c, v
-		ids, vs = append(ids, in.ID), append(vs, v)
-	}
-	ctx := context.Background()
-	if err := a.Store().Tx(ctx, func(tx *store.Tx) error { return tx.PutEmbeddings(ctx, mlkit.DefaultEmbedder, ids, vs) }); err != nil {
-		t.Fatal(err)
-	}
+		truth[in.ID] = c
+		return v
+	})
 	return truth, vecs
 }
 

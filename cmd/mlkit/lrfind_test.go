@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"math/rand"
 	"os"
@@ -10,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/visionnb/visionnb/mlkit"
-	"github.com/visionnb/visionnb/mlkit/store"
 )
 
 // TestCLITrainLRFind runs `mlkit train --lr-find` on a head over class-separable embeddings stored under
@@ -31,31 +29,15 @@ func TestCLITrainLRFind(t *testing.T) {
 			t.Fatalf("mlkit %s: exit %d\n%s", strings.Join(s, " "), r.code, r.stderr)
 		}
 	}
-	app, err := mlkit.Open(filepath.Join(home, "lr"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ins, err := app.Inputs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := rand.New(rand.NewSource(1))
-	var ids []int64
-	var vecs [][]float32
-	for _, in := range ins {
+	cacheEmbeddings(t, filepath.Join(home, "lr"), "fake", 1, func(r *rand.Rand, in mlkit.Input) []float32 {
 		v := []float32{float32(r.NormFloat64() * 0.3), float32(r.NormFloat64() * 0.3), 0, 0}
 		if len(in.Labels) > 0 && in.Labels[0] == "dog" {
 			v[0] += 2
 		} else {
 			v[1] += 2
 		}
-		ids, vecs = append(ids, in.ID), append(vecs, v)
-	}
-	ctx := context.Background()
-	if err := app.Store().Tx(ctx, func(tx *store.Tx) error { return tx.PutEmbeddings(ctx, "fake", ids, vecs) }); err != nil {
-		t.Fatal(err)
-	}
-	app.Close()
+		return v
+	})
 
 	args := []string{"train", "--app", "lr", "--dataset", "ds", "--model", "m", "--head", "fake", "--batch", "4", "--lr-find"}
 	text := call(args...)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"math/rand"
 	"path/filepath"
@@ -9,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/visionnb/visionnb/mlkit"
-	"github.com/visionnb/visionnb/mlkit/store"
 )
 
 // TestCLITrainAgainReplaceAndModels trains a head on synthetic embeddings through the CLI: training
@@ -31,29 +29,13 @@ func TestCLITrainAgainReplaceAndModels(t *testing.T) {
 		t.Fatalf("split: %+v", r)
 	}
 	// Cache a separable fake embedding of every input so that a head trains without a network.
-	app, err := mlkit.Open("zoo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ins, err := app.Inputs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := rand.New(rand.NewSource(1))
-	var ids []int64
-	var vecs [][]float32
-	for _, in := range ins {
+	cacheEmbeddings(t, "zoo", "fake", 1, func(r *rand.Rand, in mlkit.Input) []float32 {
 		v := []float32{float32(r.NormFloat64()), float32(r.NormFloat64()), float32(r.NormFloat64())}
 		if in.Labels[0] == "dog" {
 			v[0] += 3
 		}
-		ids, vecs = append(ids, in.ID), append(vecs, v)
-	}
-	ctx := context.Background()
-	if err := app.Store().Tx(ctx, func(tx *store.Tx) error { return tx.PutEmbeddings(ctx, "fake", ids, vecs) }); err != nil {
-		t.Fatal(err)
-	}
-	app.Close()
+		return v
+	})
 
 	train := []string{"train", "--dataset", "zoo", "--model", "h", "--head", "fake", "--epochs", "2", "--json"}
 	var first, again struct {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"math/rand"
 	"os"
@@ -10,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/visionnb/visionnb/mlkit"
-	"github.com/visionnb/visionnb/mlkit/store"
 )
 
 // TestCLITestIsAppTestAndWordsTheRuleForTheCLI runs `mlkit test` on a small app (noise images with
@@ -33,30 +31,14 @@ func TestCLITestIsAppTestAndWordsTheRuleForTheCLI(t *testing.T) {
 		t.Fatalf("upload: %s", r.stderr)
 	}
 	// Cache well-separated vectors for the default embedder, so nothing is downloaded or embedded.
-	a, err := mlkit.Open("rules")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ins, err := a.Inputs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rng := rand.New(rand.NewSource(1))
-	var ids []int64
-	var vecs [][]float32
-	for _, in := range ins {
+	cacheEmbeddings(t, "rules", mlkit.DefaultEmbedder, 1, func(r *rand.Rand, in mlkit.Input) []float32 {
 		v := make([]float32, 8)
 		for i := range v {
-			v[i] = 0.3 * float32(rng.NormFloat64())
+			v[i] = 0.3 * float32(r.NormFloat64())
 		}
 		v[map[string]int{"cat": 0, "cow": 1, "dog": 2}[filepath.Base(filepath.Dir(in.Source))]] += 3
-		ids, vecs = append(ids, in.ID), append(vecs, v)
-	}
-	ctx := context.Background()
-	if err := a.Store().Tx(ctx, func(tx *store.Tx) error { return tx.PutEmbeddings(ctx, mlkit.DefaultEmbedder, ids, vecs) }); err != nil {
-		t.Fatal(err)
-	}
-	a.Close()
+		return v
+	})
 	steps := [][]string{
 		{"split", "--dataset", "ds", "--fractions", "0.5,0.25,0.25", "--seed", "1"},
 		{"train", "--dataset", "ds", "--model", "a", "--head", mlkit.DefaultEmbedder, "--epochs", "3", "--json"},
