@@ -18,6 +18,7 @@ import (
 
 	"time"
 
+	"github.com/visionnb/visionnb/mlkit/internal/atomicfile"
 	"github.com/visionnb/visionnb/mlkit/internal/lockfile"
 	"github.com/visionnb/visionnb/mlkit/models"
 	"github.com/visionnb/visionnb/mlkit/models/zoo"
@@ -792,7 +793,7 @@ func (b *TrainBuilder) LRFindWith(o train.LRFindOptions) (*LRFinding, error) {
 		return nil, fmt.Errorf("mlkit: lr_find %q: %w", b.name, err)
 	}
 	f := &LRFinding{Model: b.name, LRFindResult: *res}
-	if err := writeJSONFile(cache, f); err != nil {
+	if err := atomicfile.WriteJSON(cache, f); err != nil {
 		return nil, fmt.Errorf("mlkit: lr_find %q: recording the sweep: %w", b.name, err)
 	}
 	return f, nil
@@ -815,31 +816,6 @@ func lrFindCachePath(appDir string, p *runPlan, planned train.RunConfig, o train
 	}
 	sum := sha256.Sum256(key)
 	return filepath.Join(appDir, "cache", "lrfind", hex.EncodeToString(sum[:])+".json"), nil
-}
-
-// writeJSONFile writes v as JSON to path atomically (a temporary file renamed into place), creating its folder.
-func writeJSONFile(path string, v any) error {
-	raw, err := json.MarshalIndent(v, "", " ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(raw); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // String is a one-line description: the suggestion, the steep point and how the sweep went.

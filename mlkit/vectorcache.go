@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/visionnb/visionnb/mlkit/internal/atomicfile"
 	"github.com/visionnb/visionnb/mlkit/store"
 )
 
@@ -50,16 +51,7 @@ func (c vectorCache) put(sha string, v []float32) error {
 	if c.dir == "" || len(sha) != 64 || len(v) != c.dim {
 		return nil
 	}
-	p := c.path(sha)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return fmt.Errorf("mlkit: embedding cache: %w", err)
-	}
-	tmp := fmt.Sprintf("%s.%d.tmp", p, os.Getpid())
-	if err := os.WriteFile(tmp, store.EncodeVector(v), 0o644); err != nil {
-		return fmt.Errorf("mlkit: embedding cache: %w", err)
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		os.Remove(tmp)
+	if err := atomicfile.WriteFile(c.path(sha), store.EncodeVector(v), 0o644); err != nil {
 		return fmt.Errorf("mlkit: embedding cache: %w", err)
 	}
 	return nil

@@ -17,6 +17,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/context/checkpoints"
 	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
+	"github.com/visionnb/visionnb/mlkit/internal/atomicfile"
 	"github.com/visionnb/visionnb/mlkit/internal/vecmath"
 	"github.com/visionnb/visionnb/mlkit/models/resnet"
 )
@@ -338,34 +339,7 @@ func markStateNotTrainable(ctx *context.Context) {
 	}
 }
 
-func writeJSONAtomic(path string, v any) error {
-	data, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encoding %s: %w", path, err)
-	}
-	// A temporary file of its own: two writers of one path never rename each other's file away.
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(append(data, '\n'))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o644)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("saving %s: %w", path, err)
-	}
-	return nil
-}
+func writeJSONAtomic(path string, v any) error { return atomicfile.WriteJSON(path, v) }
 
 func readJSON(path string, v any) error {
 	data, err := os.ReadFile(path)
