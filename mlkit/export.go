@@ -4,12 +4,12 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"unicode"
 
+	"github.com/visionnb/visionnb/mlkit/internal/atomicfile"
 	"github.com/visionnb/visionnb/mlkit/internal/csvsafe"
 )
 
@@ -44,7 +44,7 @@ func (a *App) ExportDataset(dataset, dir string) (int, error) {
 			return n, err
 		}
 		rel := filepath.Join(string(m.Split), safeName(m.Concept), fmt.Sprintf("%d_%s", in.ID, safeName(in.FileName)))
-		if err := copyFile(a.st.BlobPath(in.SHA256), filepath.Join(dir, rel)); err != nil {
+		if err := atomicfile.CopyFile(a.st.BlobPath(in.SHA256), filepath.Join(dir, rel)); err != nil {
 			return n, fmt.Errorf("mlkit: export input %d: %w", in.ID, err)
 		}
 		if err := cw.Write([]string{fmt.Sprint(in.ID), in.SHA256, string(m.Split), m.Concept, filepath.ToSlash(rel), in.Source}); err != nil {
@@ -71,31 +71,6 @@ func safeName(s string) string {
 		return "_"
 	}
 	return s
-}
-
-func copyFile(src, dst string) error {
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	tmp := dst + ".tmp"
-	out, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := out.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, dst)
 }
 
 // exampleProgram is the small Go program written next to an exported model (its source is compiled
@@ -138,7 +113,7 @@ func (a *App) ExportModel(model, dir string) error {
 		if info.IsDir() {
 			return os.MkdirAll(filepath.Join(dir, rel), 0o755)
 		}
-		return copyFile(p, filepath.Join(dir, rel))
+		return atomicfile.CopyFile(p, filepath.Join(dir, rel))
 	})
 	if err != nil {
 		return fmt.Errorf("mlkit: exporting model %q: %w", model, err)

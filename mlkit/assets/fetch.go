@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/visionnb/visionnb/mlkit/internal/atomicfile"
 )
 
 // CacheEnv names the environment variable that overrides the download cache folder.
@@ -193,31 +195,25 @@ func (f *Fetcher) Fetch(ctx context.Context, file File) (string, error) {
 		return "", fmt.Errorf("assets: %s is not in the cache %s and network access is off ($%s); download %s to %s by hand, or unset %s",
 			name, f.dir, OfflineEnv, file.URL, dst, OfflineEnv)
 	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return "", fmt.Errorf("assets: creating cache folder: %w", err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(dst), filepath.Base(dst)+".part-*")
-	if err != nil {
-		return "", fmt.Errorf("assets: creating temporary file in %s: %w", filepath.Dir(dst), err)
-	}
-	tmpName := tmp.Name()
-	defer func() { _ = os.Remove(tmpName) }() // no-op after the rename.
-	err = f.download(ctx, file.URL, name, tmp)
-	if cerr := tmp.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("assets: writing %s: %w", tmpName, cerr)
-	}
+	// The download lands in a temporary file of its own and is renamed into the cache only once whole and
+	// verified: an interrupted or corrupted transfer never leaves a file a later Fetch would trust.
+	var got string
+	err = atomicfile.Write(dst, atomicfile.Options{}, func(tmp *os.File) error {
+		if err := f.download(ctx, file.URL, name, tmp); err != nil {
+			return err
+		}
+		sum, err := fileSHA256(tmp.Name())
+		if err != nil {
+			return fmt.Errorf("assets: hashing download of %s: %w", name, err)
+		}
+		got = sum
+		if want != "" && got != want {
+			return &ChecksumError{Name: name, URL: file.URL, Got: got, Want: want}
+		}
+		return nil
+	})
 	if err != nil {
 		return "", err
-	}
-	got, err := fileSHA256(tmpName)
-	if err != nil {
-		return "", fmt.Errorf("assets: hashing download of %s: %w", name, err)
-	}
-	if want != "" && got != want {
-		return "", &ChecksumError{Name: name, URL: file.URL, Got: got, Want: want}
-	}
-	if err := os.Rename(tmpName, dst); err != nil {
-		return "", fmt.Errorf("assets: moving download into the cache: %w", err)
 	}
 	if err := os.WriteFile(record, []byte(got+"\n"), 0o644); err != nil {
 		return "", fmt.Errorf("assets: recording checksum of %s: %w", dst, err)

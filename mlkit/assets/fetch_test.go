@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/visionnb/visionnb/mlkit/internal/atomicfile"
 )
 
 var payload = bytes.Repeat([]byte("mobilenet weights 0123456789\n"), 1000)
@@ -40,7 +42,7 @@ func fetcher(t *testing.T) *Fetcher {
 func noPartials(t *testing.T, dir string) {
 	t.Helper()
 	_ = filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
-		if err == nil && strings.Contains(filepath.Base(p), ".part-") {
+		if err == nil && strings.HasSuffix(filepath.Base(p), atomicfile.TempSuffix) {
 			t.Errorf("temporary file left behind: %s", p)
 		}
 		return nil

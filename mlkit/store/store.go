@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/visionnb/visionnb/mlkit/internal/atomicfile"
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver.
 )
 
@@ -290,34 +291,10 @@ func (s *Store) ReadBlob(sha string) ([]byte, error) {
 // writeAtomic writes data to a temporary file in the app's tmp folder, fsyncs it, renames it into place
 // and fsyncs the directory.
 func (s *Store) writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	return atomicfile.Write(path, atomicfile.Options{TempDir: filepath.Join(s.dir, "tmp"), Sync: true}, func(f *os.File) error {
+		_, err := f.Write(data)
 		return err
-	}
-	f, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), filepath.Base(path)+".*.part")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
-	return nil
+	})
 }
 
 // CleanTemp removes leftover partial files of interrupted writes older than olderThan (so that writes in
@@ -330,7 +307,7 @@ func (s *Store) CleanTemp(olderThan time.Duration) error {
 	var errs []error
 	for _, e := range entries {
 		info, err := e.Info()
-		if err != nil || !strings.HasSuffix(e.Name(), ".part") || time.Since(info.ModTime()) < olderThan {
+		if err != nil || !isTempFile(e.Name()) || time.Since(info.ModTime()) < olderThan {
 			continue
 		}
 		{
@@ -340,4 +317,10 @@ func (s *Store) CleanTemp(olderThan time.Duration) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// isTempFile says whether name is a temporary file of an atomic write (".part" is what versions before
+// atomicfile left).
+func isTempFile(name string) bool {
+	return strings.HasSuffix(name, atomicfile.TempSuffix) || strings.HasSuffix(name, ".part")
 }

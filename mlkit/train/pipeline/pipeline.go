@@ -16,6 +16,7 @@ import (
 
 	"github.com/disintegration/imaging"
 	"github.com/visionnb/visionnb/mlkit/ingest"
+	"github.com/visionnb/visionnb/mlkit/internal/atomicfile"
 )
 
 // Decode reads and decodes an image file within the upload limits ([ingest.DefaultLimits]: bytes, pixels
@@ -104,14 +105,9 @@ func (c Cache) Load(path string, size int) ([]uint8, error) {
 	}
 	px := Prepare(img, size)
 	if file != "" {
-		if err := os.MkdirAll(c.Dir, 0o755); err != nil {
-			return nil, fmt.Errorf("creating image cache: %w", err)
-		}
-		tmp := fmt.Sprintf("%s.%d.tmp", file, os.Getpid())
-		if err := os.WriteFile(tmp, px, 0o644); err != nil {
-			return nil, fmt.Errorf("writing image cache: %w", err)
-		}
-		if err := os.Rename(tmp, file); err != nil {
+		// Two goroutines (or processes) may prepare the same content at once: each writes its own
+		// temporary file.
+		if err := atomicfile.WriteFile(file, px, 0o644); err != nil {
 			return nil, fmt.Errorf("writing image cache: %w", err)
 		}
 	}

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/color"
@@ -11,6 +12,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/visionnb/visionnb/mlkit/ingest"
@@ -224,5 +226,39 @@ func TestLoadRejectsPixelBombs(t *testing.T) {
 		if _, err := Decode(p); ingest.ReasonOf(err) != f.want {
 			t.Errorf("Decode %s: %v, want reason %s", name, err, f.want)
 		}
+	}
+}
+
+// TestCacheSameContentConcurrently: LoadAll over many files with one content (duplicates among a user's
+// photos) prepares that content in several goroutines at once; each must get whole pixels and the cache
+// must end with one entry and no temporary files (they used to share one temporary name per process).
+func TestCacheSameContentConcurrently(t *testing.T) {
+	dir := t.TempDir()
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, halves(64, 64)); err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for i := range 32 {
+		p := filepath.Join(dir, fmt.Sprintf("copy%d.png", i))
+		if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(8))
+	c := Cache{Dir: filepath.Join(dir, "cache")}
+	all, err := c.LoadAll(paths, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, px := range all {
+		if !bytes.Equal(px, all[0]) || len(px) != 16*16*3 {
+			t.Fatalf("copy %d: %d bytes differ from the first", i, len(px))
+		}
+	}
+	entries, _ := os.ReadDir(c.Dir)
+	if len(entries) != 1 {
+		t.Errorf("cache holds %d files, want 1: %v", len(entries), entries)
 	}
 }
