@@ -68,7 +68,8 @@ func Threshold(t float64) EvalOption { return func(o *evalOptions) { o.threshold
 func OverrideTestRule(reason string) EvalOption { return func(o *evalOptions) { o.override = reason } }
 
 // Recompute evaluates again even when a stored evaluation of the same model and data exists (not
-// allowed on the test split without OverrideTestRule).
+// allowed on the test split without OverrideTestRule), and runs the model on every image even where its
+// training recorded the final predictions (train.RecordedFile).
 func Recompute() EvalOption { return func(o *evalOptions) { o.recompute = true } }
 
 // Evaluate evaluates a saved model on one split (SplitTrain, SplitValidation or SplitTest) of the latest
@@ -154,7 +155,7 @@ func (a *App) evaluateAndSave(ctx context.Context, data *App, m store.Model, mem
 // computeEvaluation runs one of a's models on one split of data's dataset version and returns the
 // evaluation (not stored yet) with its report and predictions encoded for storage.
 func (a *App) computeEvaluation(data *App, m store.Model, members []store.Member, dataset string, version int, split Split, o evalOptions) (*Evaluation, []byte, []byte, error) {
-	preds, err := a.predictMembers(data, m, members, split)
+	preds, err := a.predictMembers(data, m, members, split, !o.recompute)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/visionnb/visionnb/mlkit/internal/atomicfile"
 	"github.com/visionnb/visionnb/mlkit/internal/csvsafe"
+	"github.com/visionnb/visionnb/mlkit/train"
 )
 
 // ExportDataset writes the latest version of a dataset to dir in the ImageFolder layout most tools read
@@ -110,6 +111,9 @@ func (a *App) ExportModel(model, dir string) error {
 			return err
 		}
 		rel, _ := filepath.Rel(src, p)
+		if rel == train.RecordedFile {
+			return nil // the app's record of its own training images: not part of the model handed on
+		}
 		if info.IsDir() {
 			return os.MkdirAll(filepath.Join(dir, rel), 0o755)
 		}

@@ -184,13 +184,18 @@ func (in appInputs) pixels(p *train.Predictor) ([][]float32, error) {
 
 // predictMembers runs one of a's models on the labelled members of one split of data's dataset version
 // (data is a itself, or another app whose photos the model is evaluated on).
-func (a *App) predictMembers(data *App, m store.Model, members []store.Member, split Split) (eval.Predictions, error) {
+//
+// With useRecorded, a deep model's probabilities for images it was trained or validated on come from
+// what its training recorded with the final weights (train.Recorded), without loading the model: the
+// same numbers, without compiling its graph again. Any image not in the record means a full prediction.
+func (a *App) predictMembers(data *App, m store.Model, members []store.Member, split Split, useRecorded bool) (eval.Predictions, error) {
 	label := map[string]int{}
 	for i, c := range m.Classes {
 		label[c] = i
 	}
 	p := eval.Predictions{Classes: m.Classes}
 	in := appInputs{app: data}
+	var shas []string
 	for _, mem := range members {
 		if mem.Split != split || mem.Concept == "" {
 			continue
@@ -203,9 +208,20 @@ func (a *App) predictMembers(data *App, m store.Model, members []store.Member, s
 		p.IDs = append(p.IDs, mem.InputID)
 		in.ids = append(in.ids, mem.InputID)
 		in.paths = append(in.paths, data.st.BlobPath(mem.SHA256))
+		shas = append(shas, mem.SHA256)
 	}
 	if len(in.ids) == 0 {
 		return p, fmt.Errorf("mlkit: evaluate %q: the %s split has no labelled inputs", m.Name, split)
+	}
+	if useRecorded && m.Kind != KindHead {
+		probs, ok, err := train.Recorded(filepath.Join(a.Dir(), m.Dir), shas)
+		if err != nil {
+			return p, fmt.Errorf("mlkit: model %q: %w", m.Name, err)
+		}
+		if ok {
+			p.Probs = probs
+			return p, nil
+		}
 	}
 	tp, err := train.Load(filepath.Join(a.Dir(), m.Dir))
 	if err != nil {

@@ -143,6 +143,7 @@ func normalizeGraph(x *Node, norm models.Normalization) *Node {
 // imageSource serves prepared images as uint8 [batch, size, size, 3], augmenting training batches.
 type imageSource struct {
 	size    int
+	paths   []string // the files the pixels came from (for RecordedFile); may be nil
 	pixels  [][]uint8
 	labels  []int
 	augment pipeline.AugmentOptions
@@ -159,7 +160,7 @@ func newImageSource(cache pipeline.Cache, data []Example, size int, aug pipeline
 	if err != nil {
 		return nil, err
 	}
-	return &imageSource{size: size, pixels: px, labels: labels, augment: aug, seed: seed}, nil
+	return &imageSource{size: size, paths: paths, pixels: px, labels: labels, augment: aug, seed: seed}, nil
 }
 
 func (s *imageSource) Len() int        { return len(s.pixels) }

@@ -599,6 +599,9 @@ func (e *engine) finish(result *Result, hist *history, best *bestTracker, start 
 	result.Classes = e.config.Classes
 	result.Predictor = &Predictor{config: e.config, ctx: e.ctx, exec: e.evalExec, batchSize: e.config.BatchSize,
 		numClasses: e.numClasses, multiLabel: e.config.MultiLabel}
+	if err := e.recordPredictions(result.Predictor); err != nil {
+		return nil, err
+	}
 	result.Elapsed = time.Since(start)
 	return result, nil
 }
