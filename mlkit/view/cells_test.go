@@ -1,0 +1,180 @@
+package view
+
+import (
+	"fmt"
+	"image/color"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// cellsView is a 3-class drill-down: actual dog predicted cat twice, 15 butterflies right (more than a
+// cell embeds), three elephants right (one given), and the mean-probability matrix beside it.
+func cellsView() *CellsView {
+	labels := []string{"butterfly", "dog", "elephant"}
+	counts := [][]int{{15, 0, 0}, {0, 4, 2}, {0, 0, 1}}
+	item := func(name string, c color.Color) Item {
+		return Item{Picture: solidImage(40, 30, c), Caption: name, Label: "p 0.9", Color: ColorWrong}
+	}
+	var butterflies []Item
+	for i := range 15 {
+		butterflies = append(butterflies, item(fmt.Sprintf("b%02d.jpg", i), color.RGBA{10, 10, 200, 255}))
+	}
+	var dogs []Item
+	for i := range 4 {
+		dogs = append(dogs, item(fmt.Sprintf("d%d.jpg", i), color.RGBA{10, 200, 10, 255}))
+	}
+	return ConfusionCells(ConfusionMatrix(labels, counts).Title("m — validation counts").Size(420, 380)).
+		Beside(Heatmap([][]float64{{0.9, 0.05, 0.05}, {0.1, 0.6, 0.3}, {0, 0.1, 0.9}}).Title("mean probability").Size(420, 380)).
+		Cell(0, 0, butterflies...).
+		Cell(1, 1, dogs...).
+		Cell(1, 2, item("dc1.jpg", color.RGBA{200, 10, 10, 255}), item("dc2.jpg", color.RGBA{200, 10, 10, 255})).
+		Cell(2, 2, item("e.jpg", color.RGBA{100, 100, 100, 255})).
+		Count(2, 2, 3). // two more elephants, not given
+		Cell(0, 1).     // empty: no line
+		More(func(row, col, hidden int) string {
+			return fmt.Sprintf("and %d more: ShowCell(%d, %d)", hidden, row, col)
+		})
+}
+
+var detailsIDRe = regexp.MustCompile(`<details id="(mlkv-cells-[0-9a-f]+-\d+)-(\d+)-(\d+)"`)
+
+// TestConfusionCellsUntrusted checks the drill-down an untrusted notebook shows: the matrix's PNG and the
+// probability matrix beside it, then one <details> line per non-empty cell, the mistakes first, the
+// diagonal folded into one more line, each with its thumbnails (at most MaxPerCell, the rest counted),
+// all of it kept whole by JupyterLab's sanitizer.
+func TestConfusionCellsUntrusted(t *testing.T) {
+	out := cellsView().HTML()
+	u := sanitizeLikeJupyterLab(out)
+	for _, r := range u.removed {
+		t.Errorf("the untrusted sanitizer drops %s", r)
+	}
+	if u.scripts != 2 {
+		t.Errorf("want the echarts library and the matrix's script, got %d scripts", u.scripts)
+	}
+	var pngs, thumbs, details int
+	for _, e := range elements(u.html) {
+		switch {
+		case e.name == "img" && strings.HasPrefix(e.attrs["src"], "data:image/png;base64,"):
+			pngs++
+		case e.name == "img" && strings.HasPrefix(e.attrs["src"], "data:image/jpeg;base64,"):
+			thumbs++
+		case e.name == "details":
+			details++
+			if e.attrs["open"] != "" {
+				t.Errorf("a cell's line is open from the start: %v", e.attrs)
+			}
+		}
+	}
+	if pngs != 2 || thumbs != DefaultCellItems+4+2+1 || details != 5 {
+		t.Errorf("got %d PNG charts, %d thumbnails, %d <details>; want 2, %d, 5 (3 diagonal cells + 1 mistake + the diagonal's line)",
+			pngs, thumbs, details, DefaultCellItems+4+2+1)
+	}
+	lines := []string{
+		"actual dog, predicted elephant: 2 images",
+		"correct predictions (the diagonal): 22 images in 3 cells",
+		"actual butterfly, predicted butterfly: 15 images",
+		"and 3 more: ShowCell(0, 0)",
+		"actual dog, predicted dog: 4 images",
+		"actual elephant, predicted elephant: 3 images",
+		"and 2 more",
+	}
+	last := -1
+	for _, l := range lines {
+		i := strings.Index(u.html, l)
+		if i < 0 {
+			t.Errorf("untrusted drill-down lacks %q", l)
+			continue
+		}
+		if i < last {
+			t.Errorf("%q is out of order (mistakes first, then the diagonal, busiest first)", l)
+		}
+		last = i
+	}
+	if strings.Contains(u.html, "predicted dog: 0") || strings.Contains(u.html, "butterfly, predicted dog") {
+		t.Error("an empty cell has a line")
+	}
+	if !strings.Contains(u.html, TrustHint) || !strings.Contains(u.html, cellsNote) {
+		t.Error("the trust hint or the note on how to open the cells is missing")
+	}
+	if dir := os.Getenv("MLKIT_VIEW_UNTRUSTED_DIR"); dir != "" {
+		if err := os.WriteFile(filepath.Join(dir, "confusion-cells.html"), []byte(Page("confusion cells (untrusted)", `<div style="width:900px">`+u.html+`</div>`)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestConfusionCellsClickOpensCell runs the matrix's script (trusted) under node with a stub echarts:
+// a click on a mistake's cell opens its <details>; a click on a diagonal cell opens it and the
+// diagonal's line around it; a click on an empty cell does nothing. Skipped without node.
+func TestConfusionCellsClickOpensCell(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node not found on PATH: skipping the click check")
+	}
+	rc := &renderCtx{echartsInlined: true}
+	out := cellsView().renderHTML(rc)
+	ids := detailsIDRe.FindAllStringSubmatch(out, -1)
+	if len(ids) != 4 {
+		t.Fatalf("want 4 cell lines with ids, got %d", len(ids))
+	}
+	base := ids[0][1]
+	s := scriptRe.FindAllString(out, -1)
+	if len(s) != 1 {
+		t.Fatalf("want one chart script, got %d", len(s))
+	}
+	js1 := strings.TrimSuffix(strings.TrimPrefix(s[0], "<script>"), "</script>")
+	chartID := regexp.MustCompile(`<div id="([^"]+)" class="mlkv-chart"`).FindStringSubmatch(out)[1]
+	js := `const vm = require("vm");
+const els = {};
+const base = ` + strconvQuote(base) + `;
+function mk(id, parent, tag) { const e = {id, tagName: tag || "DIV", innerHTML: "", parentElement: parent || null, parentNode: {removeChild(){}}, open: false, scrolled: 0, scrollIntoView(){ this.scrolled++; }}; if (id) els[id] = e; return e; }
+mk(` + strconvQuote(chartID) + `);
+const diag = mk("", null, "DETAILS");
+for (const [r, c] of [[0,0],[1,1],[2,2]]) mk(base+"-"+r+"-"+c, diag, "DETAILS");
+mk(base+"-1-2", null, "DETAILS");
+let handler = null;
+const ctx = {console, document: {getElementById: id => els[id] || null}};
+ctx.window = ctx;
+ctx.echarts = {init: el => ({setOption(){}, on(ev, f){ if (ev === "click") handler = f; }})};
+vm.createContext(ctx);
+vm.runInContext(` + strconvQuote(js1) + `, ctx);
+if (!handler) throw new Error("no click handler");
+handler({value: [2, 1, 2, "2"]});  // column 2 (predicted elephant), row 1 (actual dog)
+if (!els[base+"-1-2"].open || els[base+"-1-2"].scrolled !== 1) throw new Error("the mistake's line did not open");
+if (diag.open) throw new Error("the diagonal opened on a mistake's click");
+handler({data: {value: [1, 1, 4, "4"]}});
+if (!els[base+"-1-1"].open || !diag.open) throw new Error("the diagonal cell or its line did not open");
+handler({value: [1, 0, 0, "0"]});  // empty cell: no line, nothing happens
+console.log("ok");
+`
+	script := filepath.Join(t.TempDir(), "click.js")
+	if err := os.WriteFile(script, []byte(js), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := exec.Command(node, script).CombinedOutput(); err != nil || !strings.Contains(string(res), "ok") {
+		t.Fatalf("node: %v\n%s", err, res)
+	}
+}
+
+// TestConfusionCellsPNG checks that the file output is the matrices' PNG.
+func TestConfusionCellsPNG(t *testing.T) {
+	c := cellsView()
+	if c.prefersPNGCheck() {
+		t.Fatal("a drill-down prefers PNG: Show would lose the images behind the cells")
+	}
+	data, err := c.PNG()
+	if err != nil || len(data) < 8 || string(data[1:4]) != "PNG" {
+		t.Fatalf("PNG: %v", err)
+	}
+}
+
+// prefersPNGCheck reports whether Show would display c as a PNG.
+func (c *CellsView) prefersPNGCheck() bool {
+	var r Renderable = c
+	p, ok := r.(pngPreferrer)
+	return ok && p.prefersPNG()
+}
