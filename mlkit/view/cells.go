@@ -99,7 +99,9 @@ func (c *CellsView) renderHTML(rc *renderCtx) string {
 		`if(el.scrollIntoView){el.scrollIntoView({block:"nearest"});}});`, base)
 	var b strings.Builder
 	b.WriteString(`<div class="mlkv-cells">`)
-	b.WriteString(`<div style="display:inline-block;vertical-align:top;margin:0 12px 12px 0">`)
+	// The box is the chart's width, so that the trust hint under the chart wraps instead of widening it
+	// (which would push what stands beside it onto the next line).
+	fmt.Fprintf(&b, `<div style="display:inline-block;vertical-align:top;width:%dpx;margin:0 12px 12px 0">`, h.width)
 	b.WriteString(echartsHTMLWith(rc, h.echartsOption(), h.width, h.height, h.PNG, h.title, onClick))
 	b.WriteString(`</div>`)
 	for _, r := range c.beside {
@@ -157,7 +159,7 @@ func (c *CellsView) renderHTML(rc *renderCtx) string {
 }
 
 // stySummary styles a <details> line.
-const stySummary = "font:13px sans-serif;margin:2px 0;padding:2px 0"
+const stySummary = "font:13px sans-serif;margin:2px 0;padding:2px 0;cursor:pointer"
 
 // writeCell writes one cell's <details>: its line and, inside, its thumbnails and the count left out.
 func (c *CellsView) writeCell(b *strings.Builder, rc *renderCtx, base string, k [2]int, rows, cols []string) {
@@ -166,6 +168,7 @@ func (c *CellsView) writeCell(b *strings.Builder, rc *renderCtx, base string, k 
 	fmt.Fprintf(b, `<details id="%s-%d-%d" class="mlkv-cell-list" style="margin:2px 0"><summary style="%s">%s</summary>`,
 		base, k[0], k[1], stySummary, esc(fmt.Sprintf("actual %s, predicted %s: %d %s", rows[k[0]], cols[k[1]], total, plural(total, "image"))))
 	g := Gallery().PageSize(0).ThumbSize(c.thumb).Columns(8).Add(shown...)
+	g.noPaging = true // the line above counts the images
 	b.WriteString(`<div style="margin:4px 0 8px 16px">`)
 	b.WriteString(g.renderHTML(rc))
 	if hidden := total - len(shown); hidden > 0 {

@@ -104,6 +104,10 @@ func TestConfusionCellsUntrusted(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, "confusion-cells.html"), []byte(Page("confusion cells (untrusted)", `<div style="width:900px">`+u.html+`</div>`)), 0o644); err != nil {
 			t.Fatal(err)
 		}
+		// And as a trusted notebook shows it, scripts included.
+		if err := os.WriteFile(filepath.Join(dir, "confusion-cells-trusted.html"), []byte(Page("confusion cells (trusted)", `<div style="width:900px">`+out+`</div>`)), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -177,4 +181,24 @@ func (c *CellsView) prefersPNGCheck() bool {
 	var r Renderable = c
 	p, ok := r.(pngPreferrer)
 	return ok && p.prefersPNG()
+}
+
+// TestConfusionCellsSideBySide checks that the matrix's box is the chart's width (its trust hint wraps
+// inside it, so the probability matrix beside it fits a 900-px output area) and that the cells'
+// galleries carry no paging line (the cell's line counts its images).
+func TestConfusionCellsSideBySide(t *testing.T) {
+	u := sanitizeLikeJupyterLab(cellsView().HTML())
+	els := elements(u.html)
+	var boxes []element
+	for _, e := range els {
+		if e.style["display"] == "inline-block" && e.style["vertical-align"] == "top" && e.attrs["class"] == "" {
+			boxes = append(boxes, e)
+		}
+	}
+	if len(boxes) < 2 || boxes[0].style["width"] != "420px" {
+		t.Fatalf("the matrix's box is not 420 px wide: %v", boxes)
+	}
+	if strings.Contains(u.html, "page 1 of 1") {
+		t.Error("a cell's gallery shows a paging line")
+	}
 }

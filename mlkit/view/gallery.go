@@ -86,6 +86,7 @@ type GalleryView struct {
 	pageSize  int
 	page      int
 	thumbSize int
+	noPaging  bool // HTML without the "page 1 of 1, ..." line (a CellsView counts the images itself)
 }
 
 // Default gallery settings.
@@ -244,7 +245,9 @@ func (g *GalleryView) renderHTML(rc *renderCtx) string {
 	if g.title != "" {
 		fmt.Fprintf(&b, `<div class="mlkv-title" style="%s">%s</div>`, styTitle, esc(g.title))
 	}
-	fmt.Fprintf(&b, `<div class="mlkv-note" style="%s">%s</div>`, styNote, esc(p.String()))
+	if !g.noPaging {
+		fmt.Fprintf(&b, `<div class="mlkv-note" style="%s">%s</div>`, styNote, esc(p.String()))
+	}
 	b.WriteString(`<div class="mlkv-grid">`)
 	for i, it := range page {
 		border := "#dddddd"
