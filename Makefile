@@ -104,7 +104,7 @@ notebook: $(MLKIT_KERNEL)
 # dependencies would move the module's golang.org/x/tools); v0.24 needs a newer Go than go.mod's.
 gopls:
 	@if [ -x bin/gopls ] && bin/gopls version 2>/dev/null | grep -q "$(GOPLS_VERSION)"; then :; else \
-	  echo "gopls: installing golang.org/x/tools/gopls@$(GOPLS_VERSION) into bin/ (once; a minute or two)"; \
+	  echo "gopls: installing golang.org/x/tools/gopls@$(GOPLS_VERSION) into bin/ (once: a build of a few minutes)"; \
 	  GOBIN=$(CURDIR)/bin GOFLAGS= GOTOOLCHAIN=local $(GO) install golang.org/x/tools/gopls@$(GOPLS_VERSION); fi
 
 # PyTorch is pip's torch 2.15.0 / torchvision 0.29.2, which the bench installs into .cache/bench-venv
