@@ -96,3 +96,41 @@ func TestCompareShowsCountsAndConfidenceWithCells(t *testing.T) {
 	page, _ := os.ReadFile(files[1])
 	checkCells(t, string(page), cmp.Evaluations[0])
 }
+
+// TestTopLossesOpenDetails checks that every top loss has a panel line naming it (file, actual and
+// predicted with their probabilities, loss) in the gallery ShowTopLosses shows, ordered by loss.
+func TestTopLossesOpenDetails(t *testing.T) {
+	app := headApp(t, 15)
+	if _, err := app.Train("a").Head(fakeEmbedder).OnDataset("ds").Epochs(3).BatchSize(8).Quiet().Run(); err != nil {
+		t.Fatal(err)
+	}
+	e, err := app.Evaluate("a", "ds", SplitValidation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := e.TopLosses(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := g.HTML()
+	lines := regexp.MustCompile(`<summary[^>]*>#(\d): #\d+ [^ ]+ — actual ([a-z]+) ([0-9.]+), predicted ([a-z]+) ([0-9.]+), loss ([0-9.]+)</summary>`).FindAllStringSubmatch(page, -1)
+	if len(lines) != 4 {
+		t.Fatalf("%d top-loss lines, want 4:\n%.1500s", len(lines), page)
+	}
+	last := 1e9
+	for i, l := range lines {
+		loss, _ := strconv.ParseFloat(l[6], 64)
+		if l[1] != strconv.Itoa(i+1) || loss > last+0.005 {
+			t.Errorf("line %d (%q) is out of order", i, l[0])
+		}
+		last = loss
+	}
+	files := showFiles(t, func() error { return e.ShowTopLosses(4) })
+	if len(files) != 1 || !strings.HasSuffix(files[0], ".html") {
+		t.Fatalf("ShowTopLosses wrote %v", files)
+	}
+	shown, _ := os.ReadFile(files[0])
+	if n := strings.Count(string(shown), "<details"); n != 4 {
+		t.Errorf("ShowTopLosses shows %d panels, want 4", n)
+	}
+}

@@ -403,18 +403,44 @@ func (e *Evaluation) ShowMostConfused(n int) error {
 	return nil
 }
 
-// ShowTopLosses displays the n images the model got most confidently wrong (or least right).
+// ShowTopLosses displays the n images the model got most confidently wrong (or least right), each with a
+// line under the gallery that opens the image larger beside the probabilities of every concept (a click
+// on its thumbnail opens it too, in a trusted notebook).
 func (e *Evaluation) ShowTopLosses(n int) error {
-	var idx []int
-	for _, l := range eval.TopLosses(e.Predictions, n) {
-		idx = append(idx, l.Index)
-	}
-	g, err := e.gallery(idx, fmt.Sprintf("%s: top %d losses", e.Title(), len(idx)))
+	g, err := e.TopLosses(n)
 	if err != nil {
 		return err
 	}
 	_, err = g.Show()
 	return err
+}
+
+// TopLosses is the gallery ShowTopLosses displays.
+func (e *Evaluation) TopLosses(n int) (*view.GalleryView, error) {
+	losses := eval.TopLosses(e.Predictions, n)
+	var idx []int
+	for _, l := range losses {
+		idx = append(idx, l.Index)
+	}
+	items, err := e.items(idx)
+	if err != nil {
+		return nil, err
+	}
+	g := view.Gallery().Title(fmt.Sprintf("%s: top %d losses", e.Title(), len(idx))).Columns(6).PageSize(36).ThumbSize(128).Add(items...)
+	classes := e.Predictions.Classes
+	for i, l := range losses {
+		probs := make([]float64, len(classes))
+		for c, p := range e.Predictions.Probs[l.Index] {
+			probs[c] = float64(p)
+		}
+		big := items[i]
+		big.Badge, big.Label = "", ""
+		body := view.Row(view.Gallery().ThumbSize(224).HidePaging().Add(big),
+			view.Bars().Title("probabilities").Categories(classes...).Group("probability", probs...).YRange(0, 1).Size(420, 260))
+		g.Detail(i, fmt.Sprintf("#%d: %s — actual %s %.2f, predicted %s %.2f, loss %.2f", i+1, items[i].Caption,
+			classes[l.Label], l.ProbLabel, classes[l.Predicted], l.ProbPredicted, l.Loss), body)
+	}
+	return g, nil
 }
 
 func indexOf(xs []string, x string) int {

@@ -167,8 +167,7 @@ func (c *CellsView) writeCell(b *strings.Builder, rc *renderCtx, base string, k 
 	shown := items[:min(len(items), c.maxItems)]
 	fmt.Fprintf(b, `<details id="%s-%d-%d" class="mlkv-cell-list" style="margin:2px 0"><summary style="%s">%s</summary>`,
 		base, k[0], k[1], stySummary, esc(fmt.Sprintf("actual %s, predicted %s: %d %s", rows[k[0]], cols[k[1]], total, plural(total, "image"))))
-	g := Gallery().PageSize(0).ThumbSize(c.thumb).Columns(8).Add(shown...)
-	g.noPaging = true // the line above counts the images
+	g := Gallery().PageSize(0).ThumbSize(c.thumb).Columns(8).Add(shown...).HidePaging() // the line above counts them
 	b.WriteString(`<div style="margin:4px 0 8px 16px">`)
 	b.WriteString(g.renderHTML(rc))
 	if hidden := total - len(shown); hidden > 0 {

@@ -31,6 +31,7 @@ func viewKinds() map[string]Renderable {
 		"chart error":                 Line().Size(1, 1),
 		"interactive heatmap":         Heatmap([][]float64{{0.1, 0.9}, {0.5, 0.5}}).RowLabels("a", "b").ColLabels("a", "b").Interactive(),
 		"interactive confusion cells": cellsView(),
+		"interactive gallery details": detailsGallery(),
 	}
 }
 
