@@ -9,9 +9,10 @@ import (
 // CellsView is a confusion matrix whose cells open the images behind them, all embedded in the output
 // (no server): under the matrix, one collapsed <details> line per non-empty cell ("actual dog, predicted
 // cat: 3 images"), the mistakes first, busiest first, then the diagonal (the correct predictions) folded
-// into one more line. Opening a line shows its thumbnails. In a trusted notebook the matrix is an
-// interactive chart and clicking a cell opens its line; untrusted, the matrix is its PNG and the lines
-// open by themselves (<details> needs no script), so the drill-down works in every viewer. Other charts
+// into one more line. Opening a line shows its thumbnails. The matrix is its PNG with a transparent box
+// over each cell that carries the cell's hover text ("actual dog, predicted cat: 2 (0.33 of actual
+// dog)"); in a trusted notebook a click on a cell opens its line. Untrusted, the lines open by themselves
+// (<details> needs no script), so the drill-down works in every viewer, and no chart library is sent. Other charts
 // (the mean-probability matrix) can stand beside the matrix. Build it with ConfusionCells.
 type CellsView struct {
 	matrix   *HeatmapChart
@@ -25,7 +26,8 @@ type CellsView struct {
 
 // Defaults of CellsView.
 const (
-	// DefaultCellItems is the most thumbnails a CellsView embeds per cell.
+	// DefaultCellItems is the most thumbnails a CellsView embeds per mistake's cell (half that per
+	// diagonal cell).
 	DefaultCellItems = 12
 	// DefaultCellThumb is the thumbnail size of a CellsView in pixels.
 	DefaultCellThumb = 80
@@ -56,8 +58,9 @@ func (c *CellsView) total(k [2]int) int { return max(len(c.cells[k]), c.counts[k
 // Beside puts other renderables to the right of the matrix (wrapping under it when the output is narrow).
 func (c *CellsView) Beside(r ...Renderable) *CellsView { c.beside = append(c.beside, r...); return c }
 
-// MaxPerCell sets the most thumbnails embedded per cell (at least 1; default DefaultCellItems); the rest
-// are counted ("and 7 more"), which keeps the notebook small.
+// MaxPerCell sets the most thumbnails embedded per off-diagonal cell (at least 1; default
+// DefaultCellItems), half that on the diagonal (the correct predictions); the rest are counted ("and 7
+// more"), which keeps the notebook small.
 func (c *CellsView) MaxPerCell(n int) *CellsView { c.maxItems = max(1, n); return c }
 
 // ThumbSize sets the thumbnails' largest side in pixels (16..1024; default DefaultCellThumb).
@@ -83,27 +86,37 @@ func (c *CellsView) top() *Layout { return Row(append([]Renderable{c.matrix}, c.
 func (c *CellsView) HTML() string { return c.renderHTML(&renderCtx{}) }
 
 // cellsNote is the line between the matrix and the cells' lines.
-const cellsNote = "The images behind each cell: click a cell of the matrix (trusted notebook) or a line below."
+const cellsNote = "The images behind each cell: click a cell of the matrix (trusted notebook) or a line below; hover a cell for its count."
 
 func (c *CellsView) renderHTML(rc *renderCtx) string {
 	h := c.matrix
 	if err := h.check(); err != nil {
 		return errorHTML(err)
 	}
+	data, grid, err := h.drawPNG()
+	if err != nil {
+		return errorHTML(err)
+	}
+	rows, cols := h.labels()
 	base := uniqueID("cells")
-	// The chart's click opens the cell's <details> (and the diagonal's, around it) and scrolls to it.
-	// ECharts heatmap data are [column, row, ...].
-	onClick := fmt.Sprintf(`chart.on("click",function(p){var v=p.value||(p.data&&p.data.value);if(!v){return;}`+
-		`var el=document.getElementById(%q+"-"+v[1]+"-"+v[0]);if(!el){return;}`+
-		`for(var d=el;d;d=d.parentElement){if(d.tagName==="DETAILS"){d.open=true;}}`+
-		`if(el.scrollIntoView){el.scrollIntoView({block:"nearest"});}});`, base)
 	var b strings.Builder
 	b.WriteString(`<div class="mlkv-cells">`)
-	// The box is the chart's width, so that the trust hint under the chart wraps instead of widening it
-	// (which would push what stands beside it onto the next line).
-	fmt.Fprintf(&b, `<div style="display:inline-block;vertical-align:top;width:%dpx;margin:0 12px 12px 0">`, h.width)
-	b.WriteString(echartsHTMLWith(rc, h.echartsOption(), h.width, h.height, h.PNG, h.title, onClick))
-	b.WriteString(`</div>`)
+	// The matrix is its PNG with a transparent box over every cell: its hover text (any viewer) and, in a
+	// trusted notebook, a click that opens the cell's line. No chart library is needed.
+	fmt.Fprintf(&b, `<div style="display:inline-block;vertical-align:top;margin:0 12px 12px 0">`+
+		`<div style="position:relative;width:%dpx;height:%dpx">%s`, h.width, h.height, pngImgTag(data, h.width, h.height, h.title))
+	for i := range rows {
+		for j := range cols {
+			x, y := grid.x0+grid.cell*float64(j), grid.y0+grid.cell*float64(i)
+			cursor := ""
+			if c.total([2]int{i, j}) > 0 {
+				cursor = ";cursor:pointer"
+			}
+			fmt.Fprintf(&b, `<div id="%s-o-%d-%d" class="mlkv-cell-box" title="%s" style="position:absolute;left:%.0fpx;top:%.0fpx;width:%.0fpx;height:%.0fpx%s"></div>`,
+				base, i, j, esc(h.cellTip(i, j)), x, y, grid.cell, grid.cell, cursor)
+		}
+	}
+	b.WriteString(`</div></div>`)
 	for _, r := range c.beside {
 		if r == nil {
 			continue
@@ -112,7 +125,6 @@ func (c *CellsView) renderHTML(rc *renderCtx) string {
 		b.WriteString(renderWith(r, rc))
 		b.WriteString(`</div>`)
 	}
-	rows, cols := h.labels()
 	var off, diag [][2]int
 	diagItems := 0
 	for k, items := range c.cells {
@@ -154,6 +166,11 @@ func (c *CellsView) renderHTML(rc *renderCtx) string {
 		}
 		b.WriteString(`</div></details>`)
 	}
+	// Trusted: a click on a cell's box opens its line (and the diagonal's, around it) and scrolls to it.
+	fmt.Fprintf(&b, `<script>(function(){var b=%q;for(var i=0;i<%d;i++){for(var j=0;j<%d;j++){(function(i,j){`+
+		`var o=document.getElementById(b+"-o-"+i+"-"+j),el=document.getElementById(b+"-"+i+"-"+j);if(!o||!el){return;}`+
+		`o.onclick=function(){for(var d=el;d;d=d.parentElement){if(d.tagName==="DETAILS"){d.open=true;}}`+
+		`if(el.scrollIntoView){el.scrollIntoView({block:"nearest"});}};})(i,j);}}})();</script>`, base, len(rows), len(cols))
 	b.WriteString(`</div>`)
 	return b.String()
 }
@@ -164,7 +181,11 @@ const stySummary = "font:13px sans-serif;margin:2px 0;padding:2px 0;cursor:point
 // writeCell writes one cell's <details>: its line and, inside, its thumbnails and the count left out.
 func (c *CellsView) writeCell(b *strings.Builder, rc *renderCtx, base string, k [2]int, rows, cols []string) {
 	items, total := c.cells[k], c.total(k)
-	shown := items[:min(len(items), c.maxItems)]
+	limit := c.maxItems
+	if k[0] == k[1] {
+		limit = max(1, limit/2) // the correct predictions: fewer, they matter less than the mistakes
+	}
+	shown := items[:min(len(items), limit)]
 	fmt.Fprintf(b, `<details id="%s-%d-%d" class="mlkv-cell-list" style="margin:2px 0"><summary style="%s">%s</summary>`,
 		base, k[0], k[1], stySummary, esc(fmt.Sprintf("actual %s, predicted %s: %d %s", rows[k[0]], cols[k[1]], total, plural(total, "image"))))
 	g := Gallery().PageSize(0).ThumbSize(c.thumb).Columns(8).Add(shown...).HidePaging() // the line above counts them

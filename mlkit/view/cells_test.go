@@ -52,12 +52,17 @@ func TestConfusionCellsUntrusted(t *testing.T) {
 	for _, r := range u.removed {
 		t.Errorf("the untrusted sanitizer drops %s", r)
 	}
-	if u.scripts != 2 {
-		t.Errorf("want the echarts library and the matrix's script, got %d scripts", u.scripts)
+	if u.scripts != 1 || strings.Contains(out, "echarts") {
+		t.Errorf("want one script (the cells' clicks) and no chart library, got %d scripts", u.scripts)
 	}
-	var pngs, thumbs, details int
+	var pngs, thumbs, details, boxes int
 	for _, e := range elements(u.html) {
 		switch {
+		case e.attrs["class"] == "mlkv-cell-box":
+			boxes++
+			if e.style["position"] != "absolute" || e.style["left"] == "" || e.style["width"] == "" || e.attrs["title"] == "" {
+				t.Errorf("cell box %v: not an absolutely placed box with hover text", e)
+			}
 		case e.name == "img" && strings.HasPrefix(e.attrs["src"], "data:image/png;base64,"):
 			pngs++
 		case e.name == "img" && strings.HasPrefix(e.attrs["src"], "data:image/jpeg;base64,"):
@@ -69,15 +74,19 @@ func TestConfusionCellsUntrusted(t *testing.T) {
 			}
 		}
 	}
-	if pngs != 2 || thumbs != DefaultCellItems+4+2+1 || details != 5 {
-		t.Errorf("got %d PNG charts, %d thumbnails, %d <details>; want 2, %d, 5 (3 diagonal cells + 1 mistake + the diagonal's line)",
-			pngs, thumbs, details, DefaultCellItems+4+2+1)
+	// Diagonal cells embed half as many: 6 of the 15 butterflies.
+	if pngs != 2 || thumbs != DefaultCellItems/2+4+1+2 || details != 5 || boxes != 9 {
+		t.Errorf("got %d PNG charts, %d thumbnails, %d <details>, %d cell boxes; want 2, %d, 5 (3 diagonal cells + 1 mistake + the diagonal's line), 9",
+			pngs, thumbs, details, boxes, DefaultCellItems/2+4+1+2)
+	}
+	if !strings.Contains(u.html, `title="actual dog, predicted elephant: 2 (0.33 of actual dog)"`) {
+		t.Error("the (dog, elephant) cell's box lacks its hover text")
 	}
 	lines := []string{
 		"actual dog, predicted elephant: 2 images",
 		"correct predictions (the diagonal): 22 images in 3 cells",
 		"actual butterfly, predicted butterfly: 15 images",
-		"and 3 more: ShowCell(0, 0)",
+		"and 9 more: ShowCell(0, 0)",
 		"actual dog, predicted dog: 4 images",
 		"actual elephant, predicted elephant: 3 images",
 		"and 2 more",
@@ -94,11 +103,11 @@ func TestConfusionCellsUntrusted(t *testing.T) {
 		}
 		last = i
 	}
-	if strings.Contains(u.html, "predicted dog: 0") || strings.Contains(u.html, "butterfly, predicted dog") {
+	if regexp.MustCompile(`<summary[^>]*>actual butterfly, predicted dog`).MatchString(u.html) {
 		t.Error("an empty cell has a line")
 	}
-	if !strings.Contains(u.html, TrustHint) || !strings.Contains(u.html, cellsNote) {
-		t.Error("the trust hint or the note on how to open the cells is missing")
+	if !strings.Contains(u.html, cellsNote) {
+		t.Error("the note on how to open the cells is missing")
 	}
 	if dir := os.Getenv("MLKIT_VIEW_UNTRUSTED_DIR"); dir != "" {
 		if err := os.WriteFile(filepath.Join(dir, "confusion-cells.html"), []byte(Page("confusion cells (untrusted)", `<div style="width:900px">`+u.html+`</div>`)), 0o644); err != nil {
@@ -111,16 +120,15 @@ func TestConfusionCellsUntrusted(t *testing.T) {
 	}
 }
 
-// TestConfusionCellsClickOpensCell runs the matrix's script (trusted) under node with a stub echarts:
-// a click on a mistake's cell opens its <details>; a click on a diagonal cell opens it and the
-// diagonal's line around it; a click on an empty cell does nothing. Skipped without node.
+// TestConfusionCellsClickOpensCell runs the view's script (trusted) under node: a click on a mistake's
+// cell box opens its <details>; a click on a diagonal cell opens it and the diagonal's line around it; an
+// empty cell's box has no line to open. Skipped without node.
 func TestConfusionCellsClickOpensCell(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
 		t.Skip("node not found on PATH: skipping the click check")
 	}
-	rc := &renderCtx{echartsInlined: true}
-	out := cellsView().renderHTML(rc)
+	out := cellsView().HTML()
 	ids := detailsIDRe.FindAllStringSubmatch(out, -1)
 	if len(ids) != 4 {
 		t.Fatalf("want 4 cell lines with ids, got %d", len(ids))
@@ -128,31 +136,25 @@ func TestConfusionCellsClickOpensCell(t *testing.T) {
 	base := ids[0][1]
 	s := scriptRe.FindAllString(out, -1)
 	if len(s) != 1 {
-		t.Fatalf("want one chart script, got %d", len(s))
+		t.Fatalf("want one script, got %d", len(s))
 	}
-	js1 := strings.TrimSuffix(strings.TrimPrefix(s[0], "<script>"), "</script>")
-	chartID := regexp.MustCompile(`<div id="([^"]+)" class="mlkv-chart"`).FindStringSubmatch(out)[1]
 	js := `const vm = require("vm");
 const els = {};
 const base = ` + strconvQuote(base) + `;
-function mk(id, parent, tag) { const e = {id, tagName: tag || "DIV", innerHTML: "", parentElement: parent || null, parentNode: {removeChild(){}}, open: false, scrolled: 0, scrollIntoView(){ this.scrolled++; }}; if (id) els[id] = e; return e; }
-mk(` + strconvQuote(chartID) + `);
+function mk(id, parent, tag) { const e = {id, tagName: tag || "DIV", parentElement: parent || null, open: false, scrolled: 0, scrollIntoView(){ this.scrolled++; }}; if (id) els[id] = e; return e; }
+for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) mk(base+"-o-"+i+"-"+j);
 const diag = mk("", null, "DETAILS");
 for (const [r, c] of [[0,0],[1,1],[2,2]]) mk(base+"-"+r+"-"+c, diag, "DETAILS");
 mk(base+"-1-2", null, "DETAILS");
-let handler = null;
 const ctx = {console, document: {getElementById: id => els[id] || null}};
-ctx.window = ctx;
-ctx.echarts = {init: el => ({setOption(){}, on(ev, f){ if (ev === "click") handler = f; }})};
 vm.createContext(ctx);
-vm.runInContext(` + strconvQuote(js1) + `, ctx);
-if (!handler) throw new Error("no click handler");
-handler({value: [2, 1, 2, "2"]});  // column 2 (predicted elephant), row 1 (actual dog)
+vm.runInContext(` + strconvQuote(strings.TrimSuffix(strings.TrimPrefix(s[0], "<script>"), "</script>")) + `, ctx);
+els[base+"-o-1-2"].onclick();  // actual dog, predicted elephant
 if (!els[base+"-1-2"].open || els[base+"-1-2"].scrolled !== 1) throw new Error("the mistake's line did not open");
 if (diag.open) throw new Error("the diagonal opened on a mistake's click");
-handler({data: {value: [1, 1, 4, "4"]}});
+els[base+"-o-1-1"].onclick();
 if (!els[base+"-1-1"].open || !diag.open) throw new Error("the diagonal cell or its line did not open");
-handler({value: [1, 0, 0, "0"]});  // empty cell: no line, nothing happens
+if (els[base+"-o-0-1"].onclick) throw new Error("an empty cell has a click handler");
 console.log("ok");
 `
 	script := filepath.Join(t.TempDir(), "click.js")
@@ -183,20 +185,20 @@ func (c *CellsView) prefersPNGCheck() bool {
 	return ok && p.prefersPNG()
 }
 
-// TestConfusionCellsSideBySide checks that the matrix's box is the chart's width (its trust hint wraps
-// inside it, so the probability matrix beside it fits a 900-px output area) and that the cells'
-// galleries carry no paging line (the cell's line counts its images).
+// TestConfusionCellsSideBySide checks that the matrix's box is the chart's width (so the probability
+// matrix beside it fits a 900-px output area) and that the cells' galleries carry no paging line (the
+// cell's line counts its images).
 func TestConfusionCellsSideBySide(t *testing.T) {
 	u := sanitizeLikeJupyterLab(cellsView().HTML())
 	els := elements(u.html)
 	var boxes []element
 	for _, e := range els {
-		if e.style["display"] == "inline-block" && e.style["vertical-align"] == "top" && e.attrs["class"] == "" {
+		if e.style["position"] == "relative" && e.attrs["class"] == "" {
 			boxes = append(boxes, e)
 		}
 	}
-	if len(boxes) < 2 || boxes[0].style["width"] != "420px" {
-		t.Fatalf("the matrix's box is not 420 px wide: %v", boxes)
+	if len(boxes) != 1 || boxes[0].style["width"] != "420px" || boxes[0].style["height"] != "380px" {
+		t.Fatalf("the matrix's box is not 420x380 px: %v", boxes)
 	}
 	if strings.Contains(u.html, "page 1 of 1") {
 		t.Error("a cell's gallery shows a paging line")

@@ -56,13 +56,6 @@ func (rc *renderCtx) echartsLibrary() string {
 // drawing for it. The option is JSON-encoded, which escapes <, > and & so that user strings cannot
 // close the script element.
 func echartsHTML(rc *renderCtx, option map[string]any, w, h int, fallback func() ([]byte, error), alt string) string {
-	return echartsHTMLWith(rc, option, w, h, fallback, alt, "")
-}
-
-// echartsHTMLWith is echartsHTML with onChart, JavaScript run once the chart is drawn with the echarts
-// instance in the variable chart (e.g. to handle clicks); "" for none. It must be built by this
-// package, never from user strings.
-func echartsHTMLWith(rc *renderCtx, option map[string]any, w, h int, fallback func() ([]byte, error), alt, onChart string) string {
 	opt, err := json.Marshal(option)
 	if err != nil {
 		return errorHTML(fmt.Errorf("encoding echarts option: %w", err))
@@ -78,8 +71,8 @@ func echartsHTMLWith(rc *renderCtx, option map[string]any, w, h int, fallback fu
 	fmt.Fprintf(&b, `<div id="%s-hint" class="mlkv-hint" style="font:11px sans-serif;color:#777777;margin:2px 0 0 0">%s</div>`+"\n", id, esc(TrustHint))
 	fmt.Fprintf(&b, `<script>(function(){var id=%q;function draw(){var el=document.getElementById(id);if(!el||!window.echarts){return;}`+
 		`el.innerHTML="";var hint=document.getElementById(id+"-hint");if(hint){hint.parentNode.removeChild(hint);}`+
-		`var chart=window.echarts.init(el);chart.setOption(%s);%s}`+
-		`if(window.echarts){draw();}else{(window.mlkvEchartsQueue=window.mlkvEchartsQueue||[]).push(draw);}})();</script>`+"\n", id, opt, onChart)
+		`var chart=window.echarts.init(el);chart.setOption(%s);}`+
+		`if(window.echarts){draw();}else{(window.mlkvEchartsQueue=window.mlkvEchartsQueue||[]).push(draw);}})();</script>`+"\n", id, opt)
 	return b.String()
 }
 
