@@ -3,7 +3,7 @@
 #   make setup      install what a fresh Debian 12 machine lacks (idempotent; fast when done)
 #   make test       go vet, go test, then run every notebook in notebooks/ headless, twice
 #   make demo       run the tutorial notebook headless, writing out/<name>.ipynb and .html
-#   make notebook   JupyterLab (in .venv/) with the "Go (mlkit)" kernel, opened in notebooks/
+#   make notebook   JupyterLab (in .venv/) with the "Go (mlkit)" kernel and gopls, opened in notebooks/
 #   make bench      benchmarks (bench/), when present
 #
 # The same `make setup && make test` is what CI runs (.ci/run).
@@ -22,9 +22,14 @@ APT_EXTRA     := python3-pip gcc libc6-dev
 GO_TEST_FLAGS ?= -timeout 60m
 NB_TIMEOUT    ?= 30m
 JUPYTERLAB    ?= jupyterlab==4.6.6
+GOPLS_VERSION ?= v0.23.0
+# make notebook: JupyterLab refuses to start as root without --allow-root; NOTEBOOK_FLAGS adds more,
+# e.g. NOTEBOOK_FLAGS=--no-browser on a headless machine (then open the printed URL).
+NOTEBOOK_ROOT_FLAG := $(shell test "$$(id -u)" = 0 && echo --allow-root)
+NOTEBOOK_FLAGS ?=
 TUTORIAL      := $(firstword $(wildcard notebooks/00-tutorial.ipynb) $(sort $(wildcard notebooks/*.ipynb)))
 
-.PHONY: help setup test vet gotest notebooks demo notebook bench build kernel clean
+.PHONY: help setup test vet gotest notebooks demo notebook gopls bench build kernel clean
 
 help:
 	@sed -n '3,9p' Makefile | sed 's/^# \{0,1\}//'
@@ -91,7 +96,16 @@ notebook: $(MLKIT_KERNEL)
 	  .venv/bin/pip install --quiet "$(JUPYTERLAB)"; \
 	fi
 	./$(MLKIT_KERNEL) install --prefix .venv
-	cd notebooks && ../.venv/bin/jupyter lab
+	@$(MAKE) --no-print-directory gopls
+	cd notebooks && ../.venv/bin/jupyter lab $(NOTEBOOK_ROOT_FLAG) $(NOTEBOOK_FLAGS)
+
+# gopls gives GoNB its Tab completion and hover docs; GoNB finds it on the kernel's PATH, which starts
+# with bin/. Pinned like the other tools, but installed with `go install` (not a go.mod tool: its
+# dependencies would move the module's golang.org/x/tools); v0.24 needs a newer Go than go.mod's.
+gopls:
+	@if [ -x bin/gopls ] && bin/gopls version 2>/dev/null | grep -q "$(GOPLS_VERSION)"; then :; else \
+	  echo "gopls: installing golang.org/x/tools/gopls@$(GOPLS_VERSION) into bin/ (once: a build of a few minutes)"; \
+	  GOBIN=$(CURDIR)/bin GOFLAGS= GOTOOLCHAIN=local $(GO) install golang.org/x/tools/gopls@$(GOPLS_VERSION); fi
 
 # PyTorch is pip's torch 2.15.0 / torchvision 0.29.2, which the bench installs into .cache/bench-venv
 # (about 5 GB) when missing; BENCH_FLAGS passes flags, e.g. BENCH_FLAGS="-quick" or "-python /path/python".

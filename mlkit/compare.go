@@ -64,21 +64,25 @@ func (c *Comparison) Table() *view.TableView {
 	return t
 }
 
-// Show displays the table, the confusion matrices next to each other, and a bar chart of the metrics.
+// Show displays the table; for every model its count and mean-probability ("confidence") matrices side
+// by side, with the images behind each count cell (Evaluation.ConfusionCells); and a bar chart of the
+// metrics.
 func (c *Comparison) Show() error {
 	if _, err := view.Show(c.Table()); err != nil {
 		return err
 	}
-	var mats []view.Renderable
 	var names []string
 	var acc, auc, f1 []float64
 	for _, e := range c.Evaluations {
-		mats = append(mats, e.ConfusionMatrix().Size(400, 360))
+		cells, err := e.ConfusionCells()
+		if err != nil {
+			return err
+		}
+		if _, err := view.Show(cells); err != nil {
+			return err
+		}
 		names = append(names, e.Model)
 		acc, auc, f1 = append(acc, e.Report.Accuracy), append(auc, e.Report.MacroROCAUC), append(f1, e.Report.MacroF1)
-	}
-	if _, err := view.Show(view.Row(mats...).Title("Confusion matrices, " + string(c.Split))); err != nil {
-		return err
 	}
 	bars := view.Bars().Title("Headline metrics, "+string(c.Split)).Categories(names...).
 		Group("accuracy", acc...).Group("macro ROC AUC", auc...).Group("macro F1", f1...).YRange(0, 1).Size(640, 360)

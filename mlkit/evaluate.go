@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -249,7 +250,8 @@ func (e *Evaluation) ProbabilityMatrix() *view.HeatmapChart {
 		Title(e.Model+" — "+string(e.Split)+" mean probability").Size(460, 400)
 }
 
-// Show displays the headline metrics, the per-concept table and both confusion matrices (and, for a test
+// Show displays the headline metrics, the per-concept table and both confusion matrices, counts with
+// the images behind each cell (see ConfusionCells) beside the mean probabilities (and, for a test
 // evaluation, who ran it and when, as recorded).
 func (e *Evaluation) Show() error {
 	fmt.Println(e.String())
@@ -263,8 +265,47 @@ func (e *Evaluation) Show() error {
 	if _, err := view.Show(e.ConceptTable()); err != nil {
 		return err
 	}
-	_, err := view.Show(view.Row(e.ConfusionMatrix(), e.ProbabilityMatrix()))
+	cells, err := e.ConfusionCells()
+	if err != nil {
+		return err
+	}
+	_, err = view.Show(cells)
 	return err
+}
+
+// ConfusionCells is the counts matrix beside the mean-probability matrix, with the images behind every
+// non-empty cell embedded under them: in a trusted notebook a click on a cell opens its images; in any
+// viewer each cell has a line that opens them (see view.ConfusionCells). A cell embeds at most
+// view.DefaultCellItems thumbnails, the mistakes most confident first and the correct predictions least
+// confident first; its note names the ShowCell call that shows them all.
+func (e *Evaluation) ConfusionCells() (*view.CellsView, error) {
+	const w, h = 420, 380 // two fit a 900-px output area side by side
+	v := view.ConfusionCells(e.ConfusionMatrix().Size(w, h)).Beside(e.ProbabilityMatrix().Size(w, h))
+	classes := e.Predictions.Classes
+	for a := range classes {
+		for p := range classes {
+			idx := eval.Cell(e.Predictions, a, p)
+			if len(idx) == 0 {
+				continue
+			}
+			// The predicted class's probability: the surest mistakes first, the least sure hits first.
+			sort.SliceStable(idx, func(i, j int) bool {
+				pi, pj := e.Predictions.Probs[idx[i]][p], e.Predictions.Probs[idx[j]][p]
+				if a == p {
+					return pi < pj
+				}
+				return pi > pj
+			})
+			items, err := e.items(idx[:min(len(idx), view.DefaultCellItems)])
+			if err != nil {
+				return nil, err
+			}
+			v.Cell(a, p, items...).Count(a, p, len(idx)) // the rest are counted, not embedded
+		}
+	}
+	return v.More(func(row, col, hidden int) string {
+		return fmt.Sprintf("and %d more: ShowCell(%q, %q) shows them all", hidden, classes[row], classes[col])
+	}), nil
 }
 
 // ShowCurves displays the ROC and precision-recall curves of every concept.
@@ -302,23 +343,33 @@ func probCaption(classes []string, probs []float32) string {
 }
 
 func (e *Evaluation) gallery(idx []int, title string) (*view.GalleryView, error) {
-	g := view.Gallery().Title(title).Columns(6).PageSize(36).ThumbSize(128)
+	items, err := e.items(idx)
+	if err != nil {
+		return nil, err
+	}
+	return view.Gallery().Title(title).Columns(6).PageSize(36).ThumbSize(128).Add(items...), nil
+}
+
+// items are the gallery items of the predictions idx: thumbnail, file, actual→predicted and the three
+// most probable concepts, bordered green when right and red when wrong.
+func (e *Evaluation) items(idx []int) ([]view.Item, error) {
+	var out []view.Item
 	for _, i := range idx {
 		in, err := e.app.st.Input(context.Background(), e.Predictions.IDs[i])
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("mlkit: evaluation of %q: input %d: %w", e.Model, e.Predictions.IDs[i], err)
 		}
 		pred := e.Predictions.Argmax(i)
 		color := view.ColorCorrect
 		if pred != e.Predictions.Labels[i] {
 			color = view.ColorWrong
 		}
-		g.Add(view.Item{ID: fmt.Sprint(in.ID), Image: e.app.st.ThumbPath(in.SHA256),
+		out = append(out, view.Item{ID: fmt.Sprint(in.ID), Image: e.app.st.ThumbPath(in.SHA256),
 			Caption: fmt.Sprintf("#%d %s", in.ID, in.FileName),
 			Label:   fmt.Sprintf("%s→%s: %s", e.Predictions.Classes[e.Predictions.Labels[i]], e.Predictions.Classes[pred], probCaption(e.Predictions.Classes, e.Predictions.Probs[i])),
 			Color:   color})
 	}
-	return g, nil
+	return out, nil
 }
 
 // ShowCell displays the images behind one confusion-matrix cell (actual row, predicted column) with
@@ -353,18 +404,44 @@ func (e *Evaluation) ShowMostConfused(n int) error {
 	return nil
 }
 
-// ShowTopLosses displays the n images the model got most confidently wrong (or least right).
+// ShowTopLosses displays the n images the model got most confidently wrong (or least right), each with a
+// line under the gallery that opens the image larger beside the probabilities of every concept (a click
+// on its thumbnail opens it too, in a trusted notebook).
 func (e *Evaluation) ShowTopLosses(n int) error {
-	var idx []int
-	for _, l := range eval.TopLosses(e.Predictions, n) {
-		idx = append(idx, l.Index)
-	}
-	g, err := e.gallery(idx, fmt.Sprintf("%s: top %d losses", e.Title(), len(idx)))
+	g, err := e.TopLosses(n)
 	if err != nil {
 		return err
 	}
 	_, err = g.Show()
 	return err
+}
+
+// TopLosses is the gallery ShowTopLosses displays.
+func (e *Evaluation) TopLosses(n int) (*view.GalleryView, error) {
+	losses := eval.TopLosses(e.Predictions, n)
+	var idx []int
+	for _, l := range losses {
+		idx = append(idx, l.Index)
+	}
+	items, err := e.items(idx)
+	if err != nil {
+		return nil, err
+	}
+	g := view.Gallery().Title(fmt.Sprintf("%s: top %d losses", e.Title(), len(idx))).Columns(6).PageSize(36).ThumbSize(128).Add(items...)
+	classes := e.Predictions.Classes
+	for i, l := range losses {
+		probs := make([]float64, len(classes))
+		for c, p := range e.Predictions.Probs[l.Index] {
+			probs[c] = float64(p)
+		}
+		big := items[i]
+		big.Badge, big.Label = "", ""
+		body := view.Row(view.Gallery().ThumbSize(224).HidePaging().Add(big),
+			view.Bars().Title("probabilities").Categories(classes...).Group("probability", probs...).YRange(0, 1).Size(420, 260))
+		g.Detail(i, fmt.Sprintf("#%d: %s — actual %s %.2f, predicted %s %.2f, loss %.2f", i+1, items[i].Caption,
+			classes[l.Label], l.ProbLabel, classes[l.Predicted], l.ProbPredicted, l.Loss), body)
+	}
+	return g, nil
 }
 
 func indexOf(xs []string, x string) int {

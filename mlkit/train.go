@@ -176,6 +176,9 @@ type TrainedModel struct {
 	// Reused is true when Run found this model already trained with the same settings on the same dataset
 	// version and returned it without training.
 	Reused bool
+	// live is the notebook output where Run redrew the curves after every epoch (nil when none was
+	// drawn): ShowCurves draws there instead of adding a second chart to the cell.
+	live liveOutput
 }
 
 // Summary is what the app records about a finished run.
@@ -353,6 +356,7 @@ func (b *TrainBuilder) Run() (*TrainedModel, error) {
 		return nil, fmt.Errorf("mlkit: training %q: %w", b.name, err)
 	}
 	prog.done(res)
+	liveCurves := prog.drawn()
 	if err := writeModelCard(dir, ModelCard{Name: b.name, Kind: rec.Kind, Family: rec.Family, Embedder: rec.Embedder,
 		Classes: classes, Dataset: b.dataset, Version: v.Number}); err != nil {
 		return nil, err
@@ -370,7 +374,7 @@ func (b *TrainBuilder) Run() (*TrainedModel, error) {
 		return nil, err
 	}
 	m.Status, m.Summary = "done", sumJSON
-	return &TrainedModel{Model: m, History: res.History, Result: res}, nil
+	return &TrainedModel{Model: m, History: res.History, Result: res, live: liveCurves}, nil
 }
 
 // headFamily is what a head is recorded as: "mlp" with a hidden layer, "linear" without.
@@ -642,8 +646,15 @@ func (a *App) LoadModel(name string) (*TrainedModel, error) {
 		return nil, fmt.Errorf("mlkit: %w (train it with app.Train(%q)...Run())", err, name)
 	}
 	tm := &TrainedModel{Model: a.withLiveStatus(m)}
-	if raw, err := os.ReadFile(filepath.Join(a.Dir(), m.Dir, "history.json")); err == nil {
-		_ = json.Unmarshal(raw, &tm.History)
+	path := filepath.Join(a.Dir(), m.Dir, train.HistoryFile)
+	if raw, err := os.ReadFile(path); err == nil {
+		var h struct {
+			Epochs []train.EpochStats `json:"epochs"` // what train writes into history.json
+		}
+		if err := json.Unmarshal(raw, &h); err != nil {
+			return nil, fmt.Errorf("mlkit: model %q: reading its training history %s: %w", name, path, err)
+		}
+		tm.History = h.Epochs
 	}
 	return tm, nil
 }
@@ -657,26 +668,40 @@ func (m *TrainedModel) Show() error {
 	return m.ShowCurves()
 }
 
-// ShowCurves displays the model's loss and accuracy per epoch, train against validation.
+// ShowCurves displays the model's loss and accuracy per epoch, train against validation. When Run
+// trained the model in this notebook cell, the curves it redrew after every epoch are already in the
+// cell's output: ShowCurves draws its final state there instead of adding a second copy.
 func (m *TrainedModel) ShowCurves() error {
 	if len(m.History) == 0 {
 		return fmt.Errorf("mlkit: model %q has no training history", m.Name)
 	}
+	chart := curvesChart(m.Name, m.History)
+	if m.live != nil {
+		if err := m.live.Finish(chart); err != nil {
+			return fmt.Errorf("mlkit: model %q: drawing its curves: %w", m.Name, err)
+		}
+		return nil
+	}
+	_, err := view.Show(chart)
+	return err
+}
+
+// curvesChart is the loss and accuracy per epoch of a training history, train against validation.
+func curvesChart(name string, history []train.EpochStats) view.Renderable {
 	var tl, vl, ta, va []float64
 	hasVal := false
-	for _, h := range m.History {
+	for _, h := range history {
 		tl, ta = append(tl, h.TrainLoss), append(ta, h.TrainAccuracy)
 		vl, va = append(vl, h.ValLoss), append(va, h.ValAccuracy)
 		hasVal = hasVal || h.HasVal
 	}
-	loss := view.Line().Title(m.Name+": loss").XLabel("epoch").YLabel("cross-entropy").Values("train", tl)
-	acc := view.Line().Title(m.Name+": accuracy").XLabel("epoch").YLabel("accuracy").YRange(0, 1).Values("train", ta)
+	loss := view.Line().Title(name+": loss").XLabel("epoch").YLabel("cross-entropy").Values("train", tl)
+	acc := view.Line().Title(name+": accuracy").XLabel("epoch").YLabel("accuracy").YRange(0, 1).Values("train", ta)
 	if hasVal {
 		loss.Values("validation", vl)
 		acc.Values("validation", va)
 	}
-	_, err := view.Show(view.Row(loss.Size(480, 320), acc.Size(480, 320)))
-	return err
+	return view.Row(loss.Size(480, 320), acc.Size(480, 320))
 }
 
 // String is a one-line description of the model.
@@ -695,16 +720,41 @@ func (m *TrainedModel) String() string {
 	return line
 }
 
-// trainProgress shows one updating line per run in a notebook (a progress bar in a terminal).
+// trainProgress shows one updating line per run in a notebook (a progress bar in a terminal) and, in a
+// notebook, the loss and accuracy curves under it, redrawn in place after every epoch (at most once per
+// liveCurvesEvery, so that a head trained in milliseconds per epoch is not slowed down by drawing) and
+// once more with the whole history when the run ends.
 type trainProgress struct {
 	name     string
 	bar      *view.Progress
 	start    time.Time
 	collapse string // the last epoch's collapse warning, repeated on the step lines that follow
+
+	live     liveOutput
+	history  []train.EpochStats
+	every    time.Duration
+	now      func() time.Time
+	lastDraw time.Time
+	liveErr  error // the first error drawing the curves; training goes on without them
 }
 
+// liveOutput is where trainProgress draws the curves (a *view.Live; tests record the charts instead).
+type liveOutput interface {
+	Active() bool
+	Update(view.Renderable) error
+	Finish(view.Renderable) error
+	Updates() int
+}
+
+// liveCurvesEvery is the least time between two redraws of the live training curves (a variable for
+// tests).
+var liveCurvesEvery = time.Second
+
+// newLiveOutput makes the live output of a training run (replaced by tests to record what is drawn).
+var newLiveOutput = func() liveOutput { return view.NewLive() }
+
 func newTrainProgress(name string) *trainProgress {
-	return &trainProgress{name: name, start: time.Now()}
+	return &trainProgress{name: name, start: time.Now(), live: newLiveOutput(), every: liveCurvesEvery, now: time.Now}
 }
 
 func (p *trainProgress) Step(info train.StepInfo) {
@@ -733,12 +783,56 @@ func (p *trainProgress) Epoch(st train.EpochStats) {
 		}
 		p.bar.Message(msg)
 	}
+	if p.live == nil || !p.live.Active() {
+		return
+	}
+	p.history = append(p.history, st)
+	if now := p.now(); p.lastDraw.IsZero() || now.Sub(p.lastDraw) >= p.every {
+		p.lastDraw = now
+		p.drawLive(false, p.history)
+	}
+}
+
+// drawLive draws the curves of history into the live output; an error is kept (the first one) and shown
+// on the progress line, never stopping the training.
+func (p *trainProgress) drawLive(final bool, history []train.EpochStats) {
+	if len(history) == 0 || p.liveErr != nil {
+		return
+	}
+	chart := curvesChart(p.name, history)
+	var err error
+	if final {
+		err = p.live.Finish(chart)
+	} else {
+		err = p.live.Update(chart)
+	}
+	if err != nil {
+		p.liveErr = fmt.Errorf("live training curves of %q: %w", p.name, err)
+		if p.bar != nil {
+			p.bar.Message(p.liveErr.Error())
+		}
+	}
 }
 
 func (p *trainProgress) done(res *train.Result) {
 	if p.bar != nil {
 		p.bar.Done()
 	}
+	if p.live != nil && p.live.Active() && p.live.Updates() > 0 {
+		history := p.history
+		if res != nil && len(res.History) > 0 {
+			history = res.History // a resumed run's history includes the epochs before the interruption
+		}
+		p.drawLive(true, history)
+	}
+}
+
+// drawn returns the live output when the curves were drawn into it, else nil.
+func (p *trainProgress) drawn() liveOutput {
+	if p.live == nil || !p.live.Active() || p.live.Updates() == 0 {
+		return nil
+	}
+	return p.live
 }
 
 // LRFinding is the outcome of TrainBuilder.LRFind: the learning-rate range test's series and suggestion.

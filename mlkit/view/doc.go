@@ -9,6 +9,11 @@
 // HTML output is styled by inline style attributes only, so it renders in an untrusted notebook too,
 // where an interactive chart shows its PNG and a one-line hint (TrustHint) instead.
 //
+// Drill-downs work in every viewer too: ConfusionCells puts the images behind each cell of a confusion
+// matrix under it, one <details> line per cell (a click on the cell opens it in a trusted notebook), and
+// GalleryView.Detail attaches such a line to a gallery item. Live redraws one output in place (training
+// curves after every epoch).
+//
 // Show displays a renderable inline when running inside a GoNB notebook and otherwise writes it to a
 // file in the output directory (SetOutputDir, or $MLKIT_VIEW_DIR, or ./mlkit-out), returning its path:
 //

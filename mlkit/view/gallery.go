@@ -86,6 +86,14 @@ type GalleryView struct {
 	pageSize  int
 	page      int
 	thumbSize int
+	noPaging  bool // HTML without the "page 1 of 1, ..." line (see HidePaging)
+	details   map[int]galleryDetail
+}
+
+// galleryDetail is the panel attached to one item (see Detail).
+type galleryDetail struct {
+	summary string
+	body    Renderable
 }
 
 // Default gallery settings.
@@ -119,6 +127,22 @@ func (g *GalleryView) Page(index int) *GalleryView { g.page = index; return g }
 
 // ThumbSize sets the largest side of thumbnails in pixels (16..1024; default 128).
 func (g *GalleryView) ThumbSize(px int) *GalleryView { g.thumbSize = min(max(px, 16), 1024); return g }
+
+// Detail attaches a panel to item i (0-based, in Add order): in HTML, a collapsed line under the
+// gallery, summary, that opens body (a larger picture, the probabilities...). The line opens by itself
+// in any viewer (a <details> element needs no script); in a trusted notebook a click on the item's
+// thumbnail opens it too. Items of other pages show no line; the PNG has no panels.
+func (g *GalleryView) Detail(i int, summary string, body Renderable) *GalleryView {
+	if g.details == nil {
+		g.details = map[int]galleryDetail{}
+	}
+	g.details[i] = galleryDetail{summary: summary, body: body}
+	return g
+}
+
+// HidePaging leaves out of the HTML the line that says which page is shown ("page 1 of 1, 3 items"),
+// for a gallery inside another view that counts its pictures itself (or shows one).
+func (g *GalleryView) HidePaging() *GalleryView { g.noPaging = true; return g }
 
 // Paging returns the position of the page shown.
 func (g *GalleryView) Paging() Paging { return NewPaging(len(g.items), g.pageSize, g.page) }
@@ -239,18 +263,33 @@ func (g *GalleryView) renderHTML(rc *renderCtx) string {
 	page := g.items[p.Start:p.End]
 	ths := thumbs(page, g.thumbSize, true)
 	cellW := g.thumbSize + 12 // 3 px border and 3 px padding on each side
+	base := ""
+	for i := p.Start; i < p.End && base == ""; i++ {
+		if _, ok := g.details[i]; ok {
+			base = uniqueID("gallery")
+		}
+	}
 	var b strings.Builder
+	if base != "" {
+		// The panels go after the gallery's box, whose max-width (the columns) would squeeze them.
+		b.WriteString(`<div class="mlkv-gallery-panels">`)
+	}
 	fmt.Fprintf(&b, `<div class="mlkv-gallery" style="max-width:%dpx">`, g.columns*(cellW+galleryCellGap))
 	if g.title != "" {
 		fmt.Fprintf(&b, `<div class="mlkv-title" style="%s">%s</div>`, styTitle, esc(g.title))
 	}
-	fmt.Fprintf(&b, `<div class="mlkv-note" style="%s">%s</div>`, styNote, esc(p.String()))
+	if !g.noPaging {
+		fmt.Fprintf(&b, `<div class="mlkv-note" style="%s">%s</div>`, styNote, esc(p.String()))
+	}
 	b.WriteString(`<div class="mlkv-grid">`)
 	for i, it := range page {
 		border := "#dddddd"
 		badgeBg := "#555555"
 		if css, _, ok := parseColor(it.Color); ok {
 			border, badgeBg = css, css
+		}
+		if _, ok := g.details[p.Start+i]; ok {
+			fmt.Fprintf(&b, `<div id="%s-c-%d" style="display:inline-block;vertical-align:top;cursor:pointer">`, base, p.Start+i)
 		}
 		fmt.Fprintf(&b, `<div class="mlkv-cell" style="display:inline-block;vertical-align:top;box-sizing:border-box;`+
 			`width:%dpx;margin:0 %dpx %dpx 0;border:3px solid %s;border-radius:4px;padding:3px;background:#ffffff;`+
@@ -276,9 +315,37 @@ func (g *GalleryView) renderHTML(rc *renderCtx) string {
 			fmt.Fprintf(&b, `<div class="mlkv-sub" style="color:#555555;line-height:1.3;%s">%s</div>`, styWrap, esc(s))
 		}
 		b.WriteString(`</div>`)
+		if _, ok := g.details[p.Start+i]; ok {
+			b.WriteString(`</div>`)
+		}
 	}
 	b.WriteString(`</div></div>`)
+	if base != "" {
+		g.writeDetails(&b, rc, base, p)
+		b.WriteString(`</div>`)
+	}
 	return b.String()
+}
+
+// writeDetails writes the panels of the page's items, one <details> each, and the script that opens an
+// item's panel when its thumbnail is clicked (trusted notebooks only; the lines work without it).
+func (g *GalleryView) writeDetails(b *strings.Builder, rc *renderCtx, base string, p Paging) {
+	for i := p.Start; i < p.End; i++ {
+		d, ok := g.details[i]
+		if !ok {
+			continue
+		}
+		fmt.Fprintf(b, `<details id="%s-d-%d" class="mlkv-detail" style="margin:2px 0"><summary style="%s">%s</summary><div style="margin:4px 0 8px 16px">`,
+			base, i, stySummary, esc(d.summary))
+		if d.body != nil {
+			b.WriteString(renderWith(d.body, rc))
+		}
+		b.WriteString(`</div></details>`)
+	}
+	fmt.Fprintf(b, `<script>(function(){var b=%q;for(var i=%d;i<%d;i++){(function(i){`+
+		`var c=document.getElementById(b+"-c-"+i),d=document.getElementById(b+"-d-"+i);if(!c||!d){return;}`+
+		`c.onclick=function(){d.open=!d.open;if(d.open&&d.scrollIntoView){d.scrollIntoView({block:"nearest"});}};`+
+		`})(i);}})();</script>`, base, p.Start, p.End)
 }
 
 // tooltip is the hover text of a gallery cell: caption, label and score, and the ID when it says more.

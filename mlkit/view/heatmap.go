@@ -228,12 +228,22 @@ func textOn(bg color.RGBA) color.RGBA {
 
 // PNG draws the chart.
 func (h *HeatmapChart) PNG() ([]byte, error) {
+	data, _, err := h.drawPNG()
+	return data, err
+}
+
+// heatGrid is where a heatmap's PNG draws its cells: the top-left corner of the grid and the side of
+// one (square) cell, in pixels.
+type heatGrid struct{ x0, y0, cell float64 }
+
+// drawPNG draws the chart and says where its cells are.
+func (h *HeatmapChart) drawPNG() ([]byte, heatGrid, error) {
 	if err := h.check(); err != nil {
-		return nil, err
+		return nil, heatGrid{}, err
 	}
 	c, err := newCanvas(h.width, h.height, colWhite)
 	if err != nil {
-		return nil, fmt.Errorf("heatmap %q: %w", h.title, err)
+		return nil, heatGrid{}, fmt.Errorf("heatmap %q: %w", h.title, err)
 	}
 	rows, cols := h.labels()
 	n, m := len(rows), len(cols)
@@ -270,7 +280,7 @@ func (h *HeatmapChart) PNG() ([]byte, error) {
 		cell = math.Min((right-gridX0)/float64(m), (bottom-colLabelH-top)/float64(n))
 	}
 	if cell < 4 {
-		return nil, fmt.Errorf("heatmap %q: %dx%d cells do not fit in %dx%d px", h.title, n, m, h.width, h.height)
+		return nil, heatGrid{}, fmt.Errorf("heatmap %q: %dx%d cells do not fit in %dx%d px", h.title, n, m, h.width, h.height)
 	}
 	gridW, gridH := cell*float64(m), cell*float64(n)
 	gridX0 += math.Max(0, (right-gridX0-gridW)/2)
@@ -336,7 +346,8 @@ func (h *HeatmapChart) PNG() ([]byte, error) {
 			c.text(s.label(t), bx1+6, py, tickSize, false, colSubtle, alignLeft, alignMiddle)
 		}
 	}
-	return c.encodePNG()
+	data, err := c.encodePNG()
+	return data, heatGrid{x0: gridX0, y0: gridY0, cell: cell}, err
 }
 
 // roundForDisplay rounds v the way format prints it, so interactive labels match the PNG.

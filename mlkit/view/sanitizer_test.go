@@ -31,12 +31,13 @@ var (
 		"id": true, "inert": true, "itemprop": true, "itemref": true, "itemscope": true, "lang": true,
 		"spellcheck": true, "style": true, "title": true, "translate": true}
 	sanitizerTagAttrs = map[string]map[string]bool{
-		"img":   {"align": true, "alt": true, "border": true, "height": true, "hspace": true, "ismap": true, "name": true, "src": true, "usemap": true, "vspace": true, "width": true},
-		"div":   {"align": true},
-		"table": {"align": true, "bgcolor": true, "border": true, "cellpadding": true, "cellspacing": true, "frame": true, "rules": true, "summary": true, "width": true},
-		"td":    {"abbr": true, "align": true, "axis": true, "bgcolor": true, "char": true, "charoff": true, "colspan": true, "headers": true, "height": true, "nowrap": true, "rowspan": true, "scope": true, "valign": true, "width": true},
-		"th":    {"abbr": true, "align": true, "axis": true, "bgcolor": true, "char": true, "charoff": true, "colspan": true, "headers": true, "height": true, "nowrap": true, "rowspan": true, "scope": true, "valign": true, "width": true},
-		"tr":    {"align": true, "bgcolor": true, "char": true, "charoff": true, "valign": true},
+		"img":     {"align": true, "alt": true, "border": true, "height": true, "hspace": true, "ismap": true, "name": true, "src": true, "usemap": true, "vspace": true, "width": true},
+		"div":     {"align": true},
+		"details": {"open": true},
+		"table":   {"align": true, "bgcolor": true, "border": true, "cellpadding": true, "cellspacing": true, "frame": true, "rules": true, "summary": true, "width": true},
+		"td":      {"abbr": true, "align": true, "axis": true, "bgcolor": true, "char": true, "charoff": true, "colspan": true, "headers": true, "height": true, "nowrap": true, "rowspan": true, "scope": true, "valign": true, "width": true},
+		"th":      {"abbr": true, "align": true, "axis": true, "bgcolor": true, "char": true, "charoff": true, "colspan": true, "headers": true, "height": true, "nowrap": true, "rowspan": true, "scope": true, "valign": true, "width": true},
+		"tr":      {"align": true, "bgcolor": true, "char": true, "charoff": true, "valign": true},
 	}
 	sanitizerCSS = func() map[string]*regexp.Regexp {
 		const (

@@ -22,14 +22,16 @@ func viewKinds() map[string]Renderable {
 		Add(Item{Image: "/does/not/exist.jpg", Caption: "missing"})
 	tb := Table("model", "accuracy").Title("Models").Caption("best in bold").Row("linear", 0.93).Row("cnn", 0.71).HighlightRow(0).HighlightCell(1, 1)
 	return map[string]Renderable{
-		"gallery":             g,
-		"table":               tb,
-		"row":                 Row(tb, ConfusionMatrix(labels, counts)).Title("side by side"),
-		"column":              Column(tb, ROC().Series("m", []float64{0, 0.2, 1}, []float64{0, 0.8, 1})).Title("stacked"),
-		"static charts":       Row(ConfusionMatrix(labels, counts), Bars().Categories("acc").Group("m", 0.9), Line().Values("loss", []float64{1, 0.5})),
-		"interactive charts":  Row(ConfusionMatrix(labels, counts).Interactive(), Bars().Categories("acc").Group("m", 0.9).Interactive(), Line().Values("loss", []float64{1, 0.5}).Interactive()),
-		"chart error":         Line().Size(1, 1),
-		"interactive heatmap": Heatmap([][]float64{{0.1, 0.9}, {0.5, 0.5}}).RowLabels("a", "b").ColLabels("a", "b").Interactive(),
+		"gallery":                     g,
+		"table":                       tb,
+		"row":                         Row(tb, ConfusionMatrix(labels, counts)).Title("side by side"),
+		"column":                      Column(tb, ROC().Series("m", []float64{0, 0.2, 1}, []float64{0, 0.8, 1})).Title("stacked"),
+		"static charts":               Row(ConfusionMatrix(labels, counts), Bars().Categories("acc").Group("m", 0.9), Line().Values("loss", []float64{1, 0.5})),
+		"interactive charts":          Row(ConfusionMatrix(labels, counts).Interactive(), Bars().Categories("acc").Group("m", 0.9).Interactive(), Line().Values("loss", []float64{1, 0.5}).Interactive()),
+		"chart error":                 Line().Size(1, 1),
+		"interactive heatmap":         Heatmap([][]float64{{0.1, 0.9}, {0.5, 0.5}}).RowLabels("a", "b").ColLabels("a", "b").Interactive(),
+		"interactive confusion cells": cellsView(),
+		"interactive gallery details": detailsGallery(),
 	}
 }
 
