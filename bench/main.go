@@ -10,7 +10,9 @@
 //
 // Workloads: ResNet50 and EfficientNet-B0 training steps (batch 8, Adam, 5 classes) at 224 and 64 px,
 // inference at batch 32 and 224 px, and a dense head (1280-d embeddings -> 5 classes, batch 256) training
-// step. Each (backend, workload) runs in its own child process, so its peak RSS is its own and a crash or
+// step; scaling rows (resnet50_train_64_dev2, _dev4) split the ResNet50 64 px step over 2 and 4 XLA
+// devices (on the CPU plugin, host devices that share the cores: correctness and overhead, not speed-up).
+// Each (backend, workload) runs in its own child process, so its peak RSS is its own and a crash or
 // timeout only loses that cell.
 //
 //	go run ./bench            # everything (long: ResNet50 training at 224 px on pure Go takes minutes a step)
@@ -64,12 +66,19 @@ type workload struct {
 	Batch int
 	Size  int // image size in pixels (0 for the dense head)
 	Unit  string
+	// Devices > 1 splits each batch over that many devices (data-parallel, XLA only; no PyTorch run).
+	Devices int
 }
 
 var workloads = []workload{
 	{Name: "resnet50_train_64", Model: "resnet50", Train: true, Batch: 8, Size: 64, Unit: "img/s"},
 	{Name: "efficientnet_b0_train_64", Model: "efficientnet_b0", Train: true, Batch: 8, Size: 64, Unit: "img/s"},
 	{Name: "dense_head_train", Model: "dense_head", Train: true, Batch: 256, Unit: "ex/s"},
+	// Scaling rows: the resnet50_train_64 step split over 2 and 4 devices. On XLA's CPU plugin the "devices"
+	// are host devices sharing the same cores, so these rows show that data-parallel training runs and what
+	// its partitioning and all-reduces cost, not a speed-up; on several GPUs they measure the scaling.
+	{Name: "resnet50_train_64_dev2", Model: "resnet50", Train: true, Batch: 8, Size: 64, Unit: "img/s", Devices: 2},
+	{Name: "resnet50_train_64_dev4", Model: "resnet50", Train: true, Batch: 8, Size: 64, Unit: "img/s", Devices: 4},
 	{Name: "resnet50_train_224", Model: "resnet50", Train: true, Batch: 8, Size: 224, Unit: "img/s"},
 	{Name: "efficientnet_b0_train_224", Model: "efficientnet_b0", Train: true, Batch: 8, Size: 224, Unit: "img/s"},
 	{Name: "resnet50_infer_224", Model: "resnet50", Batch: 32, Size: 224, Unit: "img/s"},
@@ -144,12 +153,15 @@ func run() error {
 	var results []result
 	for _, w := range selected {
 		for _, b := range bks {
+			if w.Devices > 1 && !strings.HasPrefix(b, "xla") {
+				continue // Data-parallel training needs XLA.
+			}
 			fmt.Fprintf(os.Stderr, "bench: %s on %s...\n", w.Name, b)
 			r := runChild(w, b, self, []string{"-worker", w.Name, "-worker-backend", b, "-steps", fmt.Sprint(steps), "-min-time", flagMinTime.String()}, nil)
 			results = append(results, r)
 			fmt.Fprintf(os.Stderr, "bench:   %s\n", r.summary(w))
 		}
-		if python != "" {
+		if python != "" && w.Devices <= 1 {
 			script := filepath.Join(sourceDir(), "torch_bench.py")
 			fmt.Fprintf(os.Stderr, "bench: %s on pytorch...\n", w.Name)
 			r := runChild(w, "pytorch", python, []string{script, "--workload", w.Name, "--model", w.Model,
@@ -228,7 +240,10 @@ func markdown(ws []workload, rs []result, steps int, load, loadEnd, torchDesc st
 	}
 	fmt.Fprintf(&sb, "Float32; at least %d timed steps and %s of them after one warm-up step (its time, graph build and compilation included, is "+
 		"\"first step\"). Training steps use Adam on 5 classes. Peak RSS is the whole process's. Each cell ran in its own process. "+
-		"\"vs PyTorch\" is the throughput ratio to PyTorch (CPU, the torch above) on the same shapes, in this run (higher is better).\n\n", steps, *flagMinTime)
+		"\"vs PyTorch\" is the throughput ratio to PyTorch (CPU, the torch above) on the same shapes, in this run (higher is better). "+
+		"Rows ending in _devN split each batch over N devices (mlkit's Devices(N): batch sharded, weights replicated, gradients all-reduced by XLA); "+
+		"their ratio is to the same backend's one-device row. On the CPU plugin the N host devices share the same cores: "+
+		"those rows show correctness and overhead, not speed-up.\n\n", steps, *flagMinTime)
 	sb.WriteString("| workload | backend | throughput | vs PyTorch | first step (s) | peak RSS (MB) |\n")
 	sb.WriteString("|---|---|---:|---:|---:|---:|\n")
 	for _, w := range ws {
@@ -237,6 +252,10 @@ func markdown(ws []workload, rs []result, steps int, load, loadEnd, torchDesc st
 			if r.Workload == w.Name && r.Backend == "pytorch" && r.Error == "" {
 				torch = r.PerSecond
 			}
+		}
+		base := "" // the one-device workload a _devN row compares with
+		if w.Devices > 1 {
+			base = strings.TrimSuffix(w.Name, fmt.Sprintf("_dev%d", w.Devices))
 		}
 		for _, r := range rs {
 			if r.Workload != w.Name {
@@ -249,6 +268,11 @@ func markdown(ws []workload, rs []result, steps int, load, loadEnd, torchDesc st
 			ratio := ""
 			if torch > 0 {
 				ratio = fmt.Sprintf("%.2fx", r.PerSecond/torch)
+			}
+			for _, one := range rs {
+				if base != "" && one.Workload == base && one.Backend == r.Backend && one.Error == "" && one.PerSecond > 0 {
+					ratio = fmt.Sprintf("%.2fx of 1 device", r.PerSecond/one.PerSecond)
+				}
 			}
 			fmt.Fprintf(&sb, "| %s | %s | %.2f %s | %s | %.1f | %.0f |\n", w.Name, r.Backend, r.PerSecond, w.Unit, ratio, r.FirstStepS, r.PeakRSSMB)
 		}

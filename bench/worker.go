@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/distributed"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
@@ -97,6 +98,11 @@ func measure(name, backendName string, steps int, minTime time.Duration, r *resu
 			_, err := trainer.TrainStep(nil, []*tensors.Tensor{input}, []*tensors.Tensor{labels})
 			return err
 		}
+		if w.Devices > 1 {
+			if step, err = dataParallelStep(trainer, b, w.Devices, input, labels); err != nil {
+				return err
+			}
+		}
 	} else {
 		e, err := context.NewExec(b, ctx, func(ctx *context.Context, x *Node) *Node { return model(ctx, x) })
 		if err != nil {
@@ -148,4 +154,38 @@ func synthetic(dims ...int) *tensors.Tensor {
 		v[i] = float32((i*7919)%2001)/1000 - 1
 	}
 	return tensors.FromFlatDataAndDimensions(v, dims...)
+}
+
+// dataParallelStep is trainer's step with the batch split over the first n devices of b (GoMLX's
+// AutoSharding: inputs sharded on the batch axis, weights replicated, XLA all-reducing the gradients), the
+// mechanism mlkit's train.Options.Devices uses.
+func dataParallelStep(trainer *train.Trainer, b backends.Backend, n int, input, labels *tensors.Tensor) (func() error, error) {
+	if have := b.NumDevices(); have < n {
+		return nil, fmt.Errorf("backend %s has %d devices, the workload needs %d", b.Name(), have, n)
+	}
+	mesh, err := distributed.NewDeviceMesh([]int{n}, []string{"batch"})
+	if err != nil {
+		return nil, err
+	}
+	spec, err := distributed.NewShardingSpec(mesh, distributed.AxisSpec{"batch"})
+	if err != nil {
+		return nil, err
+	}
+	in, err := distributed.ShardTensor(spec, input)
+	if err != nil {
+		return nil, fmt.Errorf("splitting the images over %d devices: %w", n, err)
+	}
+	lab, err := distributed.ShardTensor(spec, labels)
+	if err != nil {
+		return nil, fmt.Errorf("splitting the labels over %d devices: %w", n, err)
+	}
+	assignment := make([]backends.DeviceNum, n)
+	for i := range assignment {
+		assignment[i] = backends.DeviceNum(i)
+	}
+	return func() error {
+		_, err := trainer.DistributedTrainStep(distributed.AutoSharding, assignment, nil,
+			[]*distributed.Tensor{in}, []*distributed.Tensor{lab})
+		return err
+	}, nil
 }

@@ -16,6 +16,7 @@ const (
 	MaxBatchSize = 4096
 	MinLR        = 1e-8 // LR: the smallest peak learning rate
 	MaxLR        = 10   // LR: the largest
+	MaxDevices   = 1024 // Devices: the most devices one data-parallel run asks for (0: all)
 )
 
 // ErrBadOption is wrapped by the error Run returns for an option out of its range.

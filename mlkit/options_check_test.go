@@ -36,6 +36,8 @@ func TestTrainOptionsAreRangeChecked(t *testing.T) {
 		{deep().LR(-1e-3), "LR(-0.001)"},
 		{deep().LR(math.NaN()), "LR(NaN)"},
 		{deep().LR(math.Inf(1)), "LR(+Inf)"},
+		{deep().Devices(-1), "Devices(-1): want 0 to 1024"},
+		{deep().Devices(1 << 20), "Devices(1048576)"},
 		{app.Train("m").OnDataset("none").Head(DefaultEmbedder).Epochs(0), "Epochs(0)"},
 	}
 	for _, c := range cases {

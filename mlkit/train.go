@@ -155,6 +155,15 @@ const (
 // BackendXLACUDA.
 func (b *TrainBuilder) Backend(name Backend) *TrainBuilder { b.backend = string(name); return b }
 
+// Devices trains data-parallel on n devices (0: every device of the backend; default one), see
+// train.Options.Devices: the batch is split over the devices and the result is the one-device result on
+// the same batch, so the count is not part of the model's settings (a model trained on one device is
+// reused, a checkpoint resumes on another count). The batch size must divide by n; n > 1 needs XLA.
+func (b *TrainBuilder) Devices(n int) *TrainBuilder {
+	b.opts.intIn("Devices", n, 0, MaxDevices)
+	return b.Options(func(o train.Options) train.Options { return o.Devices(n) })
+}
+
 // Quiet turns off the progress display.
 func (b *TrainBuilder) Quiet() *TrainBuilder {
 	return b.Options(func(o train.Options) train.Options { return o.Quiet() })

@@ -28,6 +28,7 @@ type workflowFlags struct {
 	version                 int
 	lrFind                  bool
 	lrFindSteps             int
+	devices                 int
 }
 
 func init() {
@@ -51,6 +52,7 @@ func init() {
 				fs.BoolVar(&c.wf.replace, "replace", false, "delete a model already saved under --model (with its evaluations) and train anew")
 				fs.BoolVar(&c.wf.lrFind, "lr-find", false, "run the learning-rate range test (fastai's lr_find) instead of training: print the suggested --lr; saves nothing")
 				optIntVar(fs, &c.wf.lrFindSteps, "lr-find-steps", 2, 10000, "mini-batches of the --lr-find sweep (default 100)")
+				intVar(fs, &c.wf.devices, "devices", 1, 0, mlkit.MaxDevices, "train data-parallel on this many devices (0: all; needs XLA and a batch size that divides by it)")
 			}},
 		command{name: "models", args: "[ls | rm NAME...]", help: "list the app's models, or delete some (folder, record, evaluations)", run: runModels},
 		command{name: "evaluate", args: "--model NAME [--split validation]", help: "evaluate a model on a split (stored in the app)", run: runEvaluate,
@@ -144,6 +146,9 @@ func runTrain(c *cli, _ *flag.FlagSet, args []string) error {
 	}
 	if c.wf.backend != "" {
 		b = b.Backend(mlkit.Backend(c.wf.backend))
+	}
+	if c.wf.devices != 1 {
+		b = b.Devices(c.wf.devices)
 	}
 	if c.wf.replace {
 		b = b.Replace()

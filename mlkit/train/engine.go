@@ -77,12 +77,16 @@ type engine struct {
 	classWeights  []float32
 	trainExec     *context.Exec
 	evalExec      *context.Exec
+	// requestedDevices is Options.devices; devices the count the training step runs on, and parallel its
+	// distribution when that is more than one (see devices.go).
+	requestedDevices, devices int
+	parallel                  *dataParallel
 }
 
 // newEngine prepares a run of model with cfg's settings on train, reporting and saving as o says.
 func newEngine(b backends.Backend, name string, model modelFn, cfg *RunConfig, o Options, train dataSource) *engine {
 	return &engine{backend: b, backendName: name, model: model, config: cfg,
-		progress: pickProgress(o.progress, o.quiet), outDir: o.outputDir, train: train}
+		progress: pickProgress(o.progress, o.quiet), outDir: o.outputDir, train: train, requestedDevices: o.devices}
 }
 
 // permutation returns the training order of epoch (1-based): a function of (seed, epoch) only.
@@ -114,7 +118,7 @@ func (e *engine) setup() error {
 			e.classWeights[k] = float32(float64(n) / float64(e.numClasses*counts[k]))
 		}
 	}
-	return nil
+	return e.setupDevices()
 }
 
 // newContext starts e.ctx with the run's model hyperparameters set (see Settings.ZeroInitResidual).
@@ -193,6 +197,9 @@ func (e *engine) buildTrainExec() error {
 	})
 	if err != nil {
 		return fmt.Errorf("creating the training step: %w", err)
+	}
+	if e.parallel != nil {
+		e.parallel.configure(e.trainExec, 3)
 	}
 	return nil
 }
@@ -434,7 +441,7 @@ func (e *engine) fit() (*Result, error) {
 	if err := e.buildExecs(); err != nil {
 		return nil, err
 	}
-	result := &Result{ResumedFromEpoch: resumed, Backend: e.backendName, Dir: e.outDir}
+	result := &Result{ResumedFromEpoch: resumed, Backend: e.backendName, Dir: e.outDir, Devices: e.devices}
 
 	// Early-stopping state, rebuilt from the history so that resumed runs decide the same.
 	best := bestTracker{restore: e.config.restoresBest()}
@@ -556,7 +563,7 @@ func (e *engine) trainStep(idx []int, epoch int, labels []int32, weights []float
 		return 0, 0, 0, err
 	}
 	labelsT, weightsT := tensors.FromValue(labels), tensors.FromValue(weights)
-	out, err := runExec(e.trainExec, x, labelsT, weightsT)
+	out, err := e.runTrainExec(x, labelsT, weightsT)
 	for _, t := range []*tensors.Tensor{x, labelsT, weightsT} {
 		t.FinalizeAll()
 	}

@@ -29,6 +29,9 @@ type Options struct {
 	progress  Progress
 	quiet     bool
 	backend   backends.Backend
+	// devices is the number of devices training steps run on (see Devices): 0 one device (the default),
+	// allDevices every device of the backend, n > 0 that many.
+	devices int
 }
 
 // Settings are the training options saved in config.json (as fields of RunConfig, with these JSON names):
@@ -147,6 +150,21 @@ func (o Options) Quiet() Options { o.quiet = true; return o }
 
 // Backend overrides the GoMLX backend (default backend.Default()).
 func (o Options) Backend(b backends.Backend) Options { o.backend = b; return o }
+
+// Devices trains data-parallel on n devices of the backend (0: all of them; default one device): each
+// batch is split along its batch axis over a 1-D mesh of the devices, the weights are replicated, and XLA
+// all-reduces the gradients (GoMLX's distributed AutoSharding). The step computes the same function of
+// the global batch as on one device (batch norm included: its statistics are over the whole batch, as
+// PyTorch's SyncBatchNorm), so the device count is not a setting of the run: it is not saved in
+// config.json, a trained model is reused and a checkpoint resumed whatever the count. The batch size must
+// divide by n; n > 1 needs the XLA backend. Validation and prediction run on the first device.
+func (o Options) Devices(n int) Options {
+	if n == 0 {
+		n = allDevices
+	}
+	o.devices = n
+	return o
+}
 
 // validate checks the ranges of the settings (NaN is out of every range).
 func (s Settings) validate() error {

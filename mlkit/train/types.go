@@ -89,6 +89,8 @@ type Result struct {
 	FinalTrainLoss float64
 	// Backend is the GoMLX backend's name the run used.
 	Backend string
+	// Devices is the number of devices this call's training steps ran on (see Options.Devices).
+	Devices int
 	// Dir is the output directory (empty when the run was not saved).
 	Dir string
 	// Predictor predicts with the trained weights.
