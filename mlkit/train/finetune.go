@@ -102,7 +102,10 @@ func (f *FineTuneBuilder) Weights(path string) *FineTuneBuilder { f.cfg.Pretrain
 
 // FrozenEpochs sets the epochs of the frozen phase (the head alone), default FrozenDefaults' 50: on
 // pooled features an epoch takes milliseconds.
-func (f *FineTuneBuilder) FrozenEpochs(n int) *FineTuneBuilder { f.frozen = f.frozen.Epochs(n); return f }
+func (f *FineTuneBuilder) FrozenEpochs(n int) *FineTuneBuilder {
+	f.frozen = f.frozen.Epochs(n)
+	return f
+}
 
 // FrozenOptions sets all the training options of the frozen phase (start from FrozenDefaults); the seed,
 // backend, progress and output folder are those of With's options.
@@ -134,10 +137,16 @@ func (f *FineTuneBuilder) Options() Options { return f.opts }
 func (f *FineTuneBuilder) CacheDir(dir string) *FineTuneBuilder { f.cacheDir = dir; return f }
 
 // Augment sets the unfrozen phase's augmentation (see pipeline.DefaultAugment).
-func (f *FineTuneBuilder) Augment(o pipeline.AugmentOptions) *FineTuneBuilder { f.cfg.Augment = o; return f }
+func (f *FineTuneBuilder) Augment(o pipeline.AugmentOptions) *FineTuneBuilder {
+	f.cfg.Augment = o
+	return f
+}
 
 // NoAugment turns augmentation off.
-func (f *FineTuneBuilder) NoAugment() *FineTuneBuilder { f.cfg.Augment = pipeline.AugmentOptions{}; return f }
+func (f *FineTuneBuilder) NoAugment() *FineTuneBuilder {
+	f.cfg.Augment = pipeline.AugmentOptions{}
+	return f
+}
 
 // Planned returns the RunConfig that Fit would save as config.json (Backend left empty), without
 // validating, loading weights or training: compare it with a saved run using Inspect.
