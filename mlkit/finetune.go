@@ -16,6 +16,9 @@ import (
 // MaxBackboneLRFactor is the largest BackboneLRFactor accepted.
 const MaxBackboneLRFactor = 1e6
 
+// DefaultFineTuneSize is the training resolution of a fine-tuned model when Size is not called.
+const DefaultFineTuneSize = 224
+
 // fineTuneSettings are what FineTune, FrozenEpochs, BackboneLRFactor and Weights set.
 type fineTuneSettings struct {
 	frozenEpochs int     // 0: train.FrozenDefaults' epochs

@@ -289,6 +289,9 @@ func (b *TrainBuilder) plan(prog train.Progress) (*runPlan, error) {
 		cfg := b.cfg.Classes(len(classes))
 		if cfg.InputSize == 0 {
 			cfg.InputSize = 224
+			if b.fineTune != nil {
+				cfg.InputSize = DefaultFineTuneSize
+			}
 		}
 		tr, va, _ := trainingSplits(members, func(m store.Member) (train.Example, error) {
 			return train.Example{ID: m.InputID, Path: b.app.st.BlobPath(m.SHA256), Label: label[m.Concept]}, nil
