@@ -53,6 +53,9 @@ func TestFineTuneRunReusesAndEvaluates(t *testing.T) {
 	if first.Kind != KindFineTune || first.Reused || len(first.History) != 6 {
 		t.Fatalf("first run: kind %q reused %v, %d epochs", first.Kind, first.Reused, len(first.History))
 	}
+	if !strings.Contains(first.String(), "(fine-tuned "+tinyConvBackbone.Name+")") {
+		t.Errorf("summary line %q does not say fine-tuned", first.String())
+	}
 	cfg := first.Result.Predictor.Config()
 	if cfg.Kind != train.KindFineTune || cfg.BackboneLRFactor != 4 || cfg.Frozen == nil || cfg.Frozen.Epochs != 5 || cfg.Pretrained != path {
 		t.Errorf("config: kind %q factor %v frozen %+v weights %q", cfg.Kind, cfg.BackboneLRFactor, cfg.Frozen, cfg.Pretrained)

@@ -706,8 +706,11 @@ func (m *TrainedModel) String() string {
 	var s Summary
 	_ = json.Unmarshal(m.Summary, &s)
 	what := m.Family
-	if m.Kind == KindHead {
+	switch m.Kind {
+	case KindHead:
 		what = "head on " + m.Embedder
+	case KindFineTune:
+		what = "fine-tuned " + m.Family
 	}
 	line := fmt.Sprintf("%s (%s) on %s v%d: %d epochs in %.1fs (%.0f img/s, %s), validation accuracy %.3f",
 		m.Name, what, m.Dataset, m.Version, s.Epochs, s.Seconds, s.ExamplesPerSec, s.Backend, s.ValAccuracy)
