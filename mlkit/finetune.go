@@ -34,7 +34,7 @@ type fineTuneSettings struct {
 // LR / BackboneLRFactor (see train.FineTune). Size, Epochs, BatchSize, LR and Options set the unfrozen
 // phase (defaults train.FineTuneDefaults, seed 42); TuneDeep is not used.
 //
-//	app.Train("finetuned").OnDataset("animals").FineTune("mobilenet_v2_035").Size(160).FrozenEpochs(60).Epochs(2).Run()
+//	app.Train("finetuned").OnDataset("animals").FineTune("mobilenet_v2_035").Size(160).FrozenEpochs(60).Epochs(1).LR(1e-4).Run()
 func (b *TrainBuilder) FineTune(family string) *TrainBuilder {
 	b.family, b.embedder = family, ""
 	if b.fineTune == nil {

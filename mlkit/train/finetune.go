@@ -39,9 +39,11 @@ const backboneScope = "backbone"
 // factor for the whole backbone here).
 const DefaultBackboneLRFactor = 10
 
-// FineTuneDefaults are the options of the unfrozen phase of fine-tuning: AdamW with LR 5e-4 for the head
-// (the backbone's is LR / BackboneLRFactor), weight decay 1e-4, cosine schedule, 2 epochs, batch 32.
-func FineTuneDefaults() Options { return DeepDefaults().LR(5e-4).Epochs(2) }
+// FineTuneDefaults are the options of the unfrozen phase of fine-tuning: AdamW with LR 1e-4 for the head
+// (the backbone's is LR / BackboneLRFactor), weight decay 1e-4, cosine schedule, 1 epoch, batch 32. Chosen
+// by measurement on the 472 shared photos (MobileNetV2-0.35, 160 px, after 60 frozen epochs): validation
+// 0.944 with LR 1e-4; 0.930 with 5e-4 (one epoch, and after two); more epochs cost ~15 s each on 2 cores.
+func FineTuneDefaults() Options { return DeepDefaults().LR(1e-4).Epochs(1) }
 
 // FrozenDefaults are the options of the frozen phase of fine-tuning (the head alone, on the backbone's
 // pooled features): those of a head (HeadDefaults: AdamW LR 1e-3, 50 epochs, batch 32).
