@@ -32,6 +32,8 @@ import (
 const (
 	KindHead = "head" // a classifier on frozen embeddings (transfer learning)
 	KindDeep = "deep" // a network trained from images
+	// KindFineTune is a network trained from images starting from pretrained weights (see FineTune).
+	KindFineTune = train.KindFineTune
 )
 
 // TrainBuilder configures a training run; Run trains, saves the model in the app and returns it. Start
@@ -47,6 +49,7 @@ type TrainBuilder struct {
 	options  func(train.Options) train.Options // the caller's options, applied by Run to the kind's defaults
 	tuneHead func(*train.HeadBuilder) *train.HeadBuilder
 	tuneDeep func(*train.DeepBuilder) *train.DeepBuilder
+	fineTune *fineTuneSettings // set by FineTune (see finetune.go)
 	backend  string
 	opts     optionChecks // problems of the options set, reported by Run (see options_check.go)
 	replace  bool
@@ -81,14 +84,17 @@ func (b *TrainBuilder) OnDataset(name string) *TrainBuilder { b.dataset = name; 
 
 // Head makes this a transfer-learning model: a classifier on the frozen, cached embeddings of embedder.
 func (b *TrainBuilder) Head(embedder string) *TrainBuilder {
-	b.embedder, b.family = embedder, ""
+	b.embedder, b.family, b.fineTune = embedder, "", nil
 	return b
 }
 
 // Deep makes this a network trained from scratch: family is a trainable name of the model registry
 // (zoo.Names): "resnet50" (or resnet18/34/101/152), "efficientnet_b0" ... "efficientnet_b7",
 // "mobilenetv2", "mobilenet_v2_035", or one registered with zoo.Register.
-func (b *TrainBuilder) Deep(family string) *TrainBuilder { b.family, b.embedder = family, ""; return b }
+func (b *TrainBuilder) Deep(family string) *TrainBuilder {
+	b.family, b.embedder, b.fineTune = family, "", nil
+	return b
+}
 
 // Size sets the training resolution of a deep model in pixels (224 is the reference; 64 trains ~12x
 // faster on a CPU).
@@ -295,18 +301,21 @@ func (b *TrainBuilder) plan(prog train.Progress) (*runPlan, error) {
 		cfg := b.cfg.Classes(len(classes))
 		if cfg.InputSize == 0 {
 			cfg.InputSize = 224
+			if b.fineTune != nil {
+				cfg.InputSize = DefaultFineTuneSize
+			}
 		}
 		tr, va, _ := trainingSplits(members, func(m store.Member) (train.Example, error) {
 			return train.Example{ID: m.InputID, Path: b.app.st.BlobPath(m.SHA256), Label: label[m.Concept]}, nil
 		})
 		nTrain, nVal = len(tr), len(va)
-		configure = func(be backends.Backend) (trainer, train.RunConfig) {
-			d := train.Deep(fam, cfg).Data(classes, tr, va).CacheDir(filepath.Join(b.app.Dir(), "cache", "pixels")).
-				With(b.runOptions(train.DeepDefaults(), prog, dir, desc, be))
-			if b.tuneDeep != nil {
-				d = b.tuneDeep(d)
+		if b.fineTune != nil {
+			rec.Kind = KindFineTune
+			if configure, err = b.fineTuneConfigure(fam, cfg, classes, tr, va, prog, dir, desc); err != nil {
+				return nil, err
 			}
-			return d, d.Planned()
+		} else {
+			configure = b.deepConfigure(fam, cfg, classes, tr, va, prog, dir, desc)
 		}
 		if rec.Config, err = json.Marshal(cfg); err != nil {
 			return nil, fmt.Errorf("mlkit: train %q: encoding the model configuration %+v: %w", b.name, cfg, err)
@@ -314,6 +323,19 @@ func (b *TrainBuilder) plan(prog train.Progress) (*runPlan, error) {
 	}
 	return &runPlan{rec: rec, dir: dir, desc: desc, classes: classes, version: v, nTrain: nTrain, nVal: nVal,
 		configure: configure}, nil
+}
+
+// deepConfigure returns the configure function of a deep run from scratch.
+func (b *TrainBuilder) deepConfigure(fam zoo.Spec, cfg models.Config, classes []string, tr, va []train.Example,
+	prog train.Progress, dir, desc string) func(be backends.Backend) (trainer, train.RunConfig) {
+	return func(be backends.Backend) (trainer, train.RunConfig) {
+		d := train.Deep(fam, cfg).Data(classes, tr, va).CacheDir(filepath.Join(b.app.Dir(), "cache", "pixels")).
+			With(b.runOptions(train.DeepDefaults(), prog, dir, desc, be))
+		if b.tuneDeep != nil {
+			d = b.tuneDeep(d)
+		}
+		return d, d.Planned()
+	}
 }
 
 // Run validates everything before any compute (dataset, labels, classes), trains with a progress
@@ -421,7 +443,7 @@ func (a *App) prepareModel(ctx context.Context, b *TrainBuilder, rec store.Model
 		}
 		// A head's family follows from its settings (compared below); records made before heads with a hidden
 		// layer were called "mlp" say "linear", so only a deep family is compared here.
-		if old.Kind != rec.Kind || old.Embedder != rec.Embedder || (rec.Kind == KindDeep && zoo.Canonical(old.Family) != zoo.Canonical(rec.Family)) {
+		if old.Kind != rec.Kind || old.Embedder != rec.Embedder || (rec.Kind != KindHead && zoo.Canonical(old.Family) != zoo.Canonical(rec.Family)) {
 			diffs = append(diffs, fmt.Sprintf("model: %s → %s", describeKind(old), describeKind(rec)))
 		}
 		if !state.Exists && old.Status == "done" {
@@ -718,8 +740,11 @@ func (m *TrainedModel) String() string {
 	var s Summary
 	_ = json.Unmarshal(m.Summary, &s)
 	what := m.Family
-	if m.Kind == KindHead {
+	switch m.Kind {
+	case KindHead:
 		what = "head on " + m.Embedder
+	case KindFineTune:
+		what = "fine-tuned " + m.Family
 	}
 	line := fmt.Sprintf("%s (%s) on %s v%d: %d epochs in %.1fs (%.0f img/s, %s), validation accuracy %.3f",
 		m.Name, what, m.Dataset, m.Version, s.Epochs, s.Seconds, s.ExamplesPerSec, s.Backend, s.ValAccuracy)

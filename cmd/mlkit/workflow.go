@@ -29,6 +29,9 @@ type workflowFlags struct {
 	lrFind                  bool
 	lrFindSteps             int
 	devices                 int
+	fineTune, weights       string
+	frozenEpochs            int
+	backboneLRFactor        float64
 }
 
 func init() {
@@ -37,13 +40,17 @@ func init() {
 			flags: func(c *cli, fs *flag.FlagSet) {
 				fs.StringVar(&c.wf.embedder, "embedder", mlkit.DefaultEmbedder, "embedder name")
 			}},
-		command{name: "train", args: "--model NAME (--head EMBEDDER | --deep FAMILY)", help: "train a model on a dataset's train split", run: runTrain,
+		command{name: "train", args: "--model NAME (--head EMBEDDER | --deep FAMILY | --fine-tune FAMILY)", help: "train a model on a dataset's train split", run: runTrain,
 			flags: func(c *cli, fs *flag.FlagSet) {
 				fs.StringVar(&c.dataset, "dataset", "default", "dataset name")
 				fs.StringVar(&c.wf.model, "model", "", "name to save the model under")
 				fs.StringVar(&c.wf.embedder, "head", "", "train a classifier head on this embedder's vectors (transfer learning)")
 				fs.StringVar(&c.wf.family, "deep", "", "train this family from scratch: resnet50, efficientnet_b0..b7, mobilenetv2")
-				intVar(fs, &c.wf.size, "size", 64, mlkit.MinSize, mlkit.MaxSize, "input resolution of a deep model in pixels")
+				fs.StringVar(&c.wf.fineTune, "fine-tune", "", "fine-tune this family from pretrained weights (fastai's fine_tune): mobilenet_v2_035, or resnet*/efficientnet_* with --weights")
+				fs.StringVar(&c.wf.weights, "weights", "", "with --fine-tune: pretrained weights, a TF.js folder (MobileNetV2) or a torchvision safetensors file (default: the shared MobileNetV2-0.35)")
+				optIntVar(fs, &c.wf.frozenEpochs, "frozen-epochs", 1, mlkit.MaxEpochs, "with --fine-tune: epochs of the head alone on the frozen backbone's features (default 50)")
+				optFloatVar(fs, &c.wf.backboneLRFactor, "backbone-lr-factor", 1, mlkit.MaxBackboneLRFactor, "with --fine-tune: the unfrozen backbone trains at --lr / this factor (default 10)")
+				intVar(fs, &c.wf.size, "size", 64, mlkit.MinSize, mlkit.MaxSize, "input resolution of a deep model in pixels (--fine-tune: mlkit.DefaultFineTuneSize unless given)")
 				optIntVar(fs, &c.wf.epochs, "epochs", 1, mlkit.MaxEpochs, "epochs (default: the trainer's)")
 				optIntVar(fs, &c.wf.batch, "batch", 1, mlkit.MaxBatchSize, "batch size (default: the trainer's)")
 				optFloatVar(fs, &c.wf.lr, "lr", mlkit.MinLR, mlkit.MaxLR, "peak learning rate (default: the trainer's)")
@@ -117,7 +124,7 @@ func runEmbed(c *cli, _ *flag.FlagSet, args []string) error {
 	})
 }
 
-func runTrain(c *cli, _ *flag.FlagSet, args []string) error {
+func runTrain(c *cli, fs *flag.FlagSet, args []string) error {
 	if c.wf.model == "" {
 		return usagef("--model NAME is required")
 	}
@@ -130,10 +137,29 @@ func runTrain(c *cli, _ *flag.FlagSet, args []string) error {
 	switch {
 	case c.wf.embedder != "" && c.wf.family == "":
 		b = b.Head(c.wf.embedder)
-	case c.wf.family != "" && c.wf.embedder == "":
+	case c.wf.family != "" && c.wf.embedder == "" && c.wf.fineTune == "":
 		b = b.Deep(c.wf.family).Size(c.wf.size)
+	case c.wf.fineTune != "" && c.wf.embedder == "" && c.wf.family == "":
+		b = b.FineTune(c.wf.fineTune)
+		sizeSet := false
+		fs.Visit(func(f *flag.Flag) { sizeSet = sizeSet || f.Name == "size" })
+		if sizeSet {
+			b = b.Size(c.wf.size)
+		}
+		if c.wf.frozenEpochs > 0 {
+			b = b.FrozenEpochs(c.wf.frozenEpochs)
+		}
+		if c.wf.backboneLRFactor > 0 {
+			b = b.BackboneLRFactor(c.wf.backboneLRFactor)
+		}
+		if c.wf.weights != "" {
+			b = b.Weights(c.wf.weights)
+		}
 	default:
-		return usagef("give exactly one of --head EMBEDDER and --deep FAMILY")
+		return usagef("give exactly one of --head EMBEDDER, --deep FAMILY and --fine-tune FAMILY")
+	}
+	if c.wf.fineTune == "" && (c.wf.frozenEpochs > 0 || c.wf.backboneLRFactor > 0 || c.wf.weights != "") {
+		return usagef("--frozen-epochs, --backbone-lr-factor and --weights need --fine-tune")
 	}
 	if c.wf.epochs > 0 {
 		b = b.Epochs(c.wf.epochs)

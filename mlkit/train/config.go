@@ -11,7 +11,8 @@ import (
 // RunConfig describes a training run; it is saved as config.json in the output directory and read back by
 // Load. A run resumes only into a directory whose config.json matches (the backend name aside).
 type RunConfig struct {
-	// Kind is "head" (classifier on embeddings) or "deep" (network on images).
+	// Kind is "head" (classifier on embeddings), "deep" (network on images, from scratch) or "finetune"
+	// (network on images, from pretrained weights: see FineTune).
 	Kind string `json:"kind"`
 	// Family is the deep network's name in the model registry (package zoo).
 	Family string `json:"family,omitempty"`
@@ -34,6 +35,13 @@ type RunConfig struct {
 	MultiLabel bool `json:"multi_label"`
 	// L2 is the loss penalty on weight matrices (head).
 	L2 float64 `json:"l2,omitempty"`
+	// Pretrained is the weights file or folder a fine-tuned model's backbone started from (finetune).
+	Pretrained string `json:"pretrained,omitempty"`
+	// BackboneLRFactor divides the learning rate of a fine-tuned model's pretrained backbone (finetune).
+	BackboneLRFactor float64 `json:"backbone_lr_factor,omitempty"`
+	// Frozen are the training options of a fine-tuned model's frozen phase: its head alone, on the
+	// backbone's features (finetune).
+	Frozen *Settings `json:"frozen,omitempty"`
 	// Settings are the run's training options (see Options); their fields are saved at the top level.
 	Settings
 	// NumTrain and NumVal are the split sizes.
@@ -42,6 +50,9 @@ type RunConfig struct {
 	// Backend is the GoMLX backend the run started on.
 	Backend string `json:"backend"`
 }
+
+// imageModel reports whether the run's model takes images (deep or fine-tuned), not embeddings.
+func (c *RunConfig) imageModel() bool { return c.Kind == "deep" || c.Kind == KindFineTune }
 
 // fingerprint is the config without the backend as JSON, for "is this the same run" checks. It fails
 // when the config cannot be encoded (a NaN or infinite setting).

@@ -68,6 +68,13 @@ type engine struct {
 	progress    Progress
 	outDir      string
 	train, val  dataSource
+	// prepare, when set, runs on the context after it is created or read back from a checkpoint and before
+	// the graphs are built; fresh is true for a new run (false when resuming). Fine-tuning loads the
+	// pretrained weights there.
+	prepare func(ctx *context.Context, fresh bool) error
+	// lrScale, when set, multiplies the scheduled learning rate of each variable (discriminative
+	// learning rates); see schedule.varLR.
+	lrScale func(v *context.Variable) float64
 
 	// Derived.
 	ctx           *context.Context
@@ -105,7 +112,7 @@ func (e *engine) setup() error {
 	c.BatchSize = cappedBatch(c.BatchSize, n) // Small training sets: one full batch per epoch, shape still fixed.
 	e.stepsPerEpoch = n / c.BatchSize
 	e.sched = schedule{opt: c.Optimizer, totalSteps: c.Epochs * e.stepsPerEpoch,
-		warmupSteps: int(math.Round(c.Optimizer.WarmupEpochs * float64(e.stepsPerEpoch)))}
+		warmupSteps: int(math.Round(c.Optimizer.WarmupEpochs * float64(e.stepsPerEpoch))), varLR: e.lrScale}
 	e.classWeights = make([]float32, e.numClasses)
 	counts := make([]int, e.numClasses)
 	for i := range n {
@@ -436,6 +443,11 @@ func (e *engine) fit() (*Result, error) {
 	if resumed == 0 {
 		if err := e.ctx.SetRNGStateFromSeed(e.config.Seed); err != nil {
 			return nil, fmt.Errorf("seeding the random state: %w", err)
+		}
+	}
+	if e.prepare != nil {
+		if err := e.prepare(e.ctx, resumed == 0); err != nil {
+			return nil, err
 		}
 	}
 	if err := e.buildExecs(); err != nil {

@@ -74,6 +74,9 @@ type schedule struct {
 	// sweep, when its steps are > 0, replaces the schedule by the learning-rate range test's exponential
 	// sweep (see LRFind): opt's LR, warm-up and cosine are then ignored.
 	sweep lrSweep
+	// varLR, when set, scales the learning rate of each variable (1: as scheduled), e.g. a pretrained
+	// backbone's lower rate when fine-tuning (see FineTuneBuilder.BackboneLRFactor).
+	varLR func(v *context.Variable) float64
 }
 
 // lrSweep is an exponential learning-rate sweep: step s (1-based) uses start * (end/start)^((s-1)/steps).
@@ -151,6 +154,11 @@ func applyOptimizer(ctx *context.Context, loss *Node, sched schedule, clipNorm f
 		dtype := v.DType()
 		w := v.ValueGraph(g)
 		lrV := ConvertDType(lr, dtype)
+		if sched.varLR != nil {
+			if f := sched.varLR(v); f != 1 {
+				lrV = MulScalar(lrV, f)
+			}
+		}
 		decay := opt.WeightDecay > 0 && v.Shape().Rank() >= 2
 		stateCtx := ctx.InAbsPath(path.Join(optimizerScope, strings.TrimPrefix(v.Scope(), "/"))).Checked(false)
 		zeros := func(name string) *context.Variable {

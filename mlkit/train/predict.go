@@ -68,7 +68,7 @@ func (p *Predictor) PredictVectors(vectors [][]float32) ([][]float32, error) {
 
 // Predict returns probabilities [len(paths)][classes] for image files (deep models).
 func (p *Predictor) Predict(paths []string) ([][]float32, error) {
-	if p.config.Kind != "deep" {
+	if !p.config.imageModel() {
 		return nil, fmt.Errorf("Predict: this is a %q model; use PredictVectors with embeddings", p.config.Kind)
 	}
 	px, err := p.cache.LoadAll(paths, p.config.InputSize)
@@ -80,7 +80,7 @@ func (p *Predictor) Predict(paths []string) ([][]float32, error) {
 
 // PredictImages returns probabilities [len(images)][classes] for decoded images (deep models).
 func (p *Predictor) PredictImages(images []image.Image) ([][]float32, error) {
-	if p.config.Kind != "deep" {
+	if !p.config.imageModel() {
 		return nil, fmt.Errorf("PredictImages: this is a %q model; use PredictVectors with embeddings", p.config.Kind)
 	}
 	px := make([][]uint8, len(images))
@@ -163,6 +163,15 @@ func LoadOn(dir string, b backends.Backend) (*Predictor, error) {
 			return nil, fmt.Errorf("loading model from %s: family %q in %s has no Build function", dir, cfg.Family, ConfigFile)
 		}
 		model = deepModel(fam, &cfg)
+	case KindFineTune:
+		fam, err := zoo.Lookup(cfg.Family)
+		if err != nil {
+			return nil, fmt.Errorf("loading model from %s: family in %s: %w", dir, ConfigFile, err)
+		}
+		if !fam.Trainable() {
+			return nil, fmt.Errorf("loading model from %s: family %q in %s has no Build function", dir, cfg.Family, ConfigFile)
+		}
+		model = fineTuneModel(fam, &cfg)
 	default:
 		return nil, fmt.Errorf("loading model from %s: unknown kind %q in %s", dir, cfg.Kind, ConfigFile)
 	}

@@ -163,5 +163,12 @@ func SavedResult(dir string) (*Result, error) {
 	if res.BestEpoch > 0 && res.BestEpoch <= len(hist.Epochs) {
 		res.FinalTrainLoss = hist.Epochs[res.BestEpoch-1].TrainLoss
 	}
+	if cfg.Kind == KindFineTune { // the frozen phase's epochs first, as FineTuneBuilder.Fit returns them
+		var frozen history
+		if err := readJSON(filepath.Join(dir, FrozenDir, HistoryFile), &frozen); err != nil {
+			return nil, fmt.Errorf("reading the frozen phase of the run in %s: %w", dir, err)
+		}
+		res = joinPhases(frozen.Epochs, res)
+	}
 	return res, nil
 }

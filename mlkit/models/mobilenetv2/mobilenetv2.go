@@ -41,6 +41,13 @@ const (
 // positive alpha; these are the ones LoadTFJS tries when it detects the width of a weights file.
 var SupportedWidths = []float64{0.35, 0.5, 0.75, 1.0, 1.3, 1.4}
 
+// ParamFrozenBN is the context hyperparameter (bool, default false) that keeps every batch normalisation
+// in inference mode while training: it normalises with the moving statistics (which stay as loaded and
+// are not trained), and only its scale and offset (gamma, beta) learn. This is Keras' advice for
+// fine-tuning a pretrained MobileNetV2 on little data (base_model(x, training=False) after unfreezing).
+// Set it with ctx.SetParam(mobilenetv2.ParamFrozenBN, true).
+const ParamFrozenBN = "mobilenetv2_frozen_bn"
+
 // MakeDivisible is Keras' _make_divisible: v rounded to the nearest multiple of divisor, at least divisor,
 // and never more than 10% below v.
 func MakeDivisible(v float64, divisor int) int {
@@ -154,7 +161,7 @@ func convBN(ctx *context.Context, x *Node, convName, kernelName string, kernelSh
 	conv func(x, kernel *Node) *Node) *Node {
 	g := x.Graph()
 	kernel := ctx.In(convName).VariableWithShape(kernelName, kernelShape).ValueGraph(g)
-	if ctx.IsTraining(g) {
+	if ctx.IsTraining(g) && !context.GetParamOr(ctx, ParamFrozenBN, false) {
 		return batchnorm.New(ctx.In(bnName), conv(x, kernel), -1).CurrentScope().
 			Epsilon(BatchNormEpsilon).Momentum(BatchNormMomentum).
 			UseBackendInference(false). // the pure-Go backend has no BatchNormForTraining; the direct graph is differentiable.
@@ -170,10 +177,11 @@ func convBN(ctx *context.Context, x *Node, convName, kernelName string, kernelSh
 	vs := shapes.Make(x.DType(), c)
 	scale := bctx.WithInitializer(initializers.One).VariableWithShape("scale", vs).ValueGraph(g)
 	offset := bctx.WithInitializer(initializers.Zero).VariableWithShape("offset", vs).ValueGraph(g)
-	mean := bctx.WithInitializer(initializers.Zero).VariableWithShape("mean", vs).ValueGraph(g)
-	variance := bctx.WithInitializer(initializers.One).VariableWithShape("variance", vs).ValueGraph(g)
+	// The moving statistics are never trained (also when ParamFrozenBN trains through this branch).
+	mean := bctx.WithInitializer(initializers.Zero).VariableWithShape("mean", vs).SetTrainable(false).ValueGraph(g)
+	variance := bctx.WithInitializer(initializers.One).VariableWithShape("variance", vs).SetTrainable(false).ValueGraph(g)
 	bctx.WithInitializer(initializers.Zero).VariableWithShape("avg_weight", vs).SetTrainable(false)
-	s := Mul(scale, Rsqrt(AddScalar(variance, BatchNormEpsilon)))
+	s := Mul(scale, Rsqrt(AddScalar(StopGradient(variance), BatchNormEpsilon)))
 	t := Sub(offset, Mul(mean, s))
 	var folded *Node
 	if depthwise {

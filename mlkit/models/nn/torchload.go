@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -104,6 +105,12 @@ func LoadTorch(ctx *context.Context, src TorchSource) error {
 // safetensors.torch.save_file(model.state_dict(), path)), one file or a sharded folder, into the
 // variables declared in ctx (see LoadTorch and Declare).
 func LoadTorchSafetensors(ctx *context.Context, path string) error {
+	return LoadTorchSafetensorsExcept(ctx, path, nil)
+}
+
+// LoadTorchSafetensorsExcept is LoadTorchSafetensors with the state-dict keys for which skip returns true
+// left out (nil: none), e.g. an ImageNet classifier ("fc.", "classifier.") when loading a backbone.
+func LoadTorchSafetensorsExcept(ctx *context.Context, path string, skip func(key string) bool) error {
 	var set interface {
 		Names() []string
 		Float32s(name string) ([]float32, safetensors.Info, error)
@@ -122,7 +129,11 @@ func LoadTorchSafetensors(ctx *context.Context, path string) error {
 		return fmt.Errorf("nn.LoadTorchSafetensors: opening %s: %w", path, err)
 	}
 	defer func() { _ = set.Close() }()
-	src := TorchSourceFunc{Keys: set.Names(), Read: func(name string) ([]float32, []int, error) {
+	keys := set.Names()
+	if skip != nil {
+		keys = slices.DeleteFunc(keys, skip)
+	}
+	src := TorchSourceFunc{Keys: keys, Read: func(name string) ([]float32, []int, error) {
 		v, info, err := set.Float32s(name)
 		return v, info.Shape, err
 	}}

@@ -1,0 +1,139 @@
+package mlkit
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/gomlx/gomlx/backends"
+
+	"github.com/visionnb/visionnb/mlkit/models"
+	"github.com/visionnb/visionnb/mlkit/models/mobilenetv2"
+	"github.com/visionnb/visionnb/mlkit/models/zoo"
+	"github.com/visionnb/visionnb/mlkit/train"
+)
+
+// MaxBackboneLRFactor is the largest BackboneLRFactor accepted.
+const MaxBackboneLRFactor = 1e6
+
+// DefaultFineTuneSize is the training resolution of a fine-tuned model when Size is not called.
+const DefaultFineTuneSize = 224
+
+// fineTuneSettings are what FineTune, FrozenEpochs, BackboneLRFactor and Weights set.
+type fineTuneSettings struct {
+	frozenEpochs int     // 0: train.FrozenDefaults' epochs
+	lrFactor     float64 // 0: train.DefaultBackboneLRFactor
+	weights      string  // "": train.DefaultWeights
+}
+
+// FineTune makes this a network fine-tuned from pretrained weights (fastai's fine_tune): family is a
+// trainable name of the model registry with pretrained weights, "mobilenet_v2_035" (the TF.js ImageNet
+// weights of the shared folder), or a ResNet/EfficientNet given its torchvision safetensors with Weights.
+// Its new head is first trained alone on the frozen backbone's features (FrozenEpochs; at 224 px on
+// MobileNetV2-0.35, the app's cached embeddings), then the whole network for Epochs with the backbone at
+// LR / BackboneLRFactor (see train.FineTune). Size, Epochs, BatchSize, LR and Options set the unfrozen
+// phase (defaults train.FineTuneDefaults, seed 42); TuneDeep is not used.
+//
+//	app.Train("finetuned").OnDataset("animals").FineTune("mobilenet_v2_035").Size(160).FrozenEpochs(60).Epochs(1).LR(1e-4).Run()
+func (b *TrainBuilder) FineTune(family string) *TrainBuilder {
+	b.family, b.embedder = family, ""
+	if b.fineTune == nil {
+		b.fineTune = &fineTuneSettings{}
+	}
+	return b
+}
+
+// FrozenEpochs sets the epochs of a fine-tuned model's frozen phase (the head alone on the backbone's
+// features; milliseconds each). Call FineTune first.
+func (b *TrainBuilder) FrozenEpochs(n int) *TrainBuilder {
+	b.opts.intIn("FrozenEpochs", n, 1, MaxEpochs)
+	if b.fineTune == nil {
+		b.opts.errs = append(b.opts.errs, fmt.Errorf("FrozenEpochs: call FineTune first: %w", ErrBadOption))
+		return b
+	}
+	b.fineTune.frozenEpochs = n
+	return b
+}
+
+// BackboneLRFactor sets a fine-tuned model's discriminative learning rate: once unfrozen, the pretrained
+// backbone trains at LR / factor and the head at LR (default train.DefaultBackboneLRFactor). Call
+// FineTune first.
+func (b *TrainBuilder) BackboneLRFactor(factor float64) *TrainBuilder {
+	b.opts.floatIn("BackboneLRFactor", factor, 1, MaxBackboneLRFactor)
+	if b.fineTune == nil {
+		b.opts.errs = append(b.opts.errs, fmt.Errorf("BackboneLRFactor: call FineTune first: %w", ErrBadOption))
+		return b
+	}
+	b.fineTune.lrFactor = factor
+	return b
+}
+
+// Weights sets a fine-tuned model's pretrained weights: a TF.js layers folder (Keras MobileNetV2) or a
+// torchvision state dict in safetensors (ResNet, EfficientNet). Call FineTune first.
+func (b *TrainBuilder) Weights(path string) *TrainBuilder {
+	if b.fineTune == nil {
+		b.opts.errs = append(b.opts.errs, fmt.Errorf("Weights: call FineTune first: %w", ErrBadOption))
+		return b
+	}
+	b.fineTune.weights = path
+	return b
+}
+
+// fineTuneTrainer is a fine-tuning run as Run and LRFind see it.
+type fineTuneTrainer struct{ *train.FineTuneBuilder }
+
+// LRFind is not offered for fine-tuning: the range test sweeps from fresh weights, which would discard
+// the pretrained backbone.
+func (fineTuneTrainer) LRFind(train.LRFindOptions) (*train.LRFindResult, error) {
+	return nil, errors.New("lr_find is not offered for fine-tuned models (it would start from fresh weights); the defaults (train.FineTuneDefaults) start from the pretrained ones")
+}
+
+// fineTuneConfigure returns the configure function of a fine-tuning run. At the embedder's own
+// resolution with its own weights, the frozen phase reads the app's cached embeddings (computing the
+// missing ones), which are the frozen backbone's features up to resampling (the embedder resizes
+// bilinearly, training Lanczos).
+func (b *TrainBuilder) fineTuneConfigure(fam zoo.Spec, cfg models.Config, classes []string, tr, va []train.Example,
+	prog train.Progress, dir, desc string) (func(be backends.Backend) (trainer, train.RunConfig), error) {
+	s := *b.fineTune
+	var ftr, fva []train.Embedded
+	if fam.Embedder != nil && fam.Name == DefaultEmbedder && s.weights == "" && cfg.InputSize == mobilenetv2.DefaultSize {
+		emb, err := b.app.Embed(fam.Name)
+		if err != nil {
+			return nil, err
+		}
+		pick := func(ex []train.Example) ([]train.Embedded, error) {
+			out := make([]train.Embedded, len(ex))
+			for i, e := range ex {
+				vec := emb.Vector(e.ID)
+				if vec == nil {
+					return nil, fmt.Errorf("mlkit: train %q: input %d has no %s embedding", b.name, e.ID, fam.Name)
+				}
+				out[i] = train.Embedded{ID: e.ID, Vector: vec, Label: e.Label}
+			}
+			return out, nil
+		}
+		if ftr, err = pick(tr); err != nil {
+			return nil, err
+		}
+		if fva, err = pick(va); err != nil {
+			return nil, err
+		}
+	}
+	return func(be backends.Backend) (trainer, train.RunConfig) {
+		f := train.FineTune(fam, cfg).Data(classes, tr, va).CacheDir(filepath.Join(b.app.Dir(), "cache", "pixels")).
+			With(b.runOptions(train.FineTuneDefaults(), prog, dir, desc, be))
+		if s.frozenEpochs > 0 {
+			f = f.FrozenEpochs(s.frozenEpochs)
+		}
+		if s.lrFactor > 0 {
+			f = f.BackboneLRFactor(s.lrFactor)
+		}
+		if s.weights != "" {
+			f = f.Weights(s.weights)
+		}
+		if ftr != nil {
+			f = f.FrozenFeatures(ftr, fva)
+		}
+		return fineTuneTrainer{f}, f.Planned()
+	}, nil
+}
