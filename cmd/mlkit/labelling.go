@@ -28,6 +28,7 @@ type labellingFlags struct {
 	accept, min, scale      float64
 	folds                   int
 	minConfidence           float64
+	issueFilter, issueRank  string
 	threshold               float64
 	model, split            string
 	actual, predicted       string
@@ -71,7 +72,9 @@ func init() {
 				fs.StringVar(&c.dataset, "dataset", "default", "dataset name")
 				fs.StringVar(&l.embedder, "embedder", mlkit.DefaultEmbedder, "embedder whose vectors the heads learn from")
 				intVar(fs, &l.folds, "folds", 5, 2, 100, "cross-validation folds")
-				floatVar(fs, &l.minConfidence, "min-confidence", 0.5, 0, 1, "probability another class must reach for an input to be flagged")
+				floatVar(fs, &l.minConfidence, "min-confidence", 0, 0, 1, "list only issues whose suggested class reaches this probability")
+				fs.StringVar(&l.issueFilter, "method", string(eval.FilterPruneByNoiseRate), "how issues are found: prune_by_noise_rate (confident learning), prune_by_class, both, confident_learning, predicted_neq_given")
+				fs.StringVar(&l.issueRank, "rank-by", string(eval.RankSelfConfidence), "order of the issues, least likely correct first: self_confidence or normalized_margin")
 			}},
 		command{name: "leakage", args: "", help: "list near-duplicate images across the train, validation and test splits of a dataset's latest version", run: runLeakage,
 			flags: func(c *cli, fs *flag.FlagSet) {
@@ -335,7 +338,8 @@ func runLabelErrors(c *cli, _ *flag.FlagSet, args []string) error {
 		return err
 	}
 	defer app.Close()
-	li, err := app.LabelErrors(l.embedder, c.dataset, mlkit.Folds(l.folds), mlkit.MinConfidence(l.minConfidence))
+	li, err := app.LabelErrors(l.embedder, c.dataset, mlkit.Folds(l.folds), mlkit.MinConfidence(l.minConfidence),
+		mlkit.FindIssuesBy(eval.IssueFilter(l.issueFilter)), mlkit.RankIssuesBy(eval.IssueRank(l.issueRank)))
 	if err != nil {
 		return err
 	}
@@ -355,9 +359,10 @@ func runLabelErrors(c *cli, _ *flag.FlagSet, args []string) error {
 		}
 		rows[i] = row{is.InputID, in.FileName, is.Given, is.GivenProb, is.Suggested, is.SuggestedProb}
 	}
-	out := map[string]any{"dataset": li.Dataset, "version": li.Version, "embedder": li.Embedder, "folds": l.folds, "issues": rows}
+	out := map[string]any{"dataset": li.Dataset, "version": li.Version, "embedder": li.Embedder, "folds": l.folds, "issues": rows,
+		"checked": li.Checked, "method": li.Filter, "rank_by": li.Rank, "confident_joint": li.Joint.Counts, "classes": li.Classes}
 	return c.emit(out, func(w io.Writer) {
-		fmt.Fprintf(w, "%s v%d: %d likely label errors (%d-fold cross-validated heads on %s), most likely first\n", li.Dataset, li.Version, len(rows), l.folds, li.Embedder)
+		fmt.Fprintf(w, "%s v%d: %d likely label errors of %d (%s, %d-fold cross-validated heads on %s), most likely first\n", li.Dataset, li.Version, len(rows), li.Checked, li.Filter, l.folds, li.Embedder)
 		if len(rows) == 0 {
 			return
 		}
