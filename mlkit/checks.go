@@ -14,12 +14,17 @@ import (
 // LeakageOption adjusts App.Leakage.
 type LeakageOption func(*leakageOptions)
 
-type leakageOptions struct{ threshold float32 }
+type leakageOptions struct{ rule eval.DuplicateRule }
 
-// SimilarAbove sets the cosine similarity from which two images count as near duplicates (default
-// eval.DefaultLeakageThreshold); it must be in (0, 1].
+// SimilarAbove sets the cosine similarity from which two images count as near duplicates whatever their
+// perceptual hashes (default eval.DefaultLeakageThreshold); it must be in (0, 1].
 func SimilarAbove(threshold float32) LeakageOption {
-	return func(o *leakageOptions) { o.threshold = threshold }
+	return func(o *leakageOptions) { o.rule.Cosine = threshold }
+}
+
+// DuplicatesBy replaces the whole near-duplicate rule (default eval.DefaultDuplicateRule).
+func DuplicatesBy(rule eval.DuplicateRule) LeakageOption {
+	return func(o *leakageOptions) { o.rule = rule }
 }
 
 // CheckedData says what a check (App.Leakage, App.LabelErrors) looked at.
@@ -33,17 +38,21 @@ type CheckedData struct {
 // LeakageReport lists near-duplicate images across the splits of a dataset version.
 type LeakageReport struct {
 	CheckedData
-	// Threshold is the cosine similarity the pairs reach at least.
+	// Threshold is the cosine similarity from which pairs are near duplicates whatever their hashes;
+	// Rule is the whole rule.
 	Threshold float32
+	Rule      eval.DuplicateRule
 	// Pairs are the near duplicates, most similar first.
 	Pairs []eval.NearDuplicate
 }
 
 // Leakage lists near-duplicate images across the train, validation and test splits of a dataset's latest
-// version, by cosine similarity of their embeddings from embedder (computed when missing). Check it
-// before trusting a test score: a test image that is a copy of a training image measures memory, not skill.
+// version, by the perceptual hashes of their thumbnails (computed and stored when missing) combined with
+// the cosine similarity of their embeddings from embedder (computed when missing); see
+// eval.DefaultDuplicateRule. Check it before trusting a test score: a test image that is a copy of a
+// training image measures memory, not skill (App.Test warns when it finds one).
 func (a *App) Leakage(embedder, dataset string, opts ...LeakageOption) (*LeakageReport, error) {
-	o := leakageOptions{threshold: eval.DefaultLeakageThreshold}
+	o := leakageOptions{rule: eval.DefaultDuplicateRule}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -55,12 +64,18 @@ func (a *App) Leakage(embedder, dataset string, opts ...LeakageOption) (*Leakage
 	if err != nil {
 		return nil, err
 	}
+	if o.rule.Cosine <= 0 || o.rule.Cosine > 1 {
+		return nil, fmt.Errorf("mlkit: leakage check of %s v%d: SimilarAbove(%v): want a cosine in (0, 1]", dataset, v.Number, o.rule.Cosine)
+	}
 	splits, _ := splitVectors(members, emb.Vector)
-	pairs, err := eval.Leakage(splits, o.threshold)
+	if err := a.withHashes(splits); err != nil {
+		return nil, fmt.Errorf("mlkit: leakage check of %s v%d: %w", dataset, v.Number, err)
+	}
+	pairs, err := eval.NearDuplicates(splits, o.rule)
 	if err != nil {
 		return nil, fmt.Errorf("mlkit: leakage check of %s v%d: %w", dataset, v.Number, err)
 	}
-	return &LeakageReport{CheckedData: CheckedData{app: a, Embedder: embedder, Dataset: dataset, Version: v.Number}, Threshold: o.threshold, Pairs: pairs}, nil
+	return &LeakageReport{CheckedData: CheckedData{app: a, Embedder: embedder, Dataset: dataset, Version: v.Number}, Threshold: o.rule.Cosine, Rule: o.rule, Pairs: pairs}, nil
 }
 
 // splitVectors groups the members' vectors by split, in store.Splits order, for eval.Leakage; vector
@@ -108,8 +123,9 @@ func (r *LeakageReport) Show() error {
 }
 
 // warnLeakage prints a warning before a test evaluation when near-duplicates of test images sit in train
-// or validation (using the default embedder's cached vectors; nothing is computed when they are missing).
-// When the check cannot run, it says so and why: the evaluation goes on without it.
+// or validation (the default embedder's cached vectors and the thumbnails' perceptual hashes, by
+// eval.DefaultDuplicateRule; nothing is embedded when vectors are missing). When the check cannot run,
+// it says so and why: the evaluation goes on without it.
 func (a *App) warnLeakage(dataset string, version int, members []store.Member) {
 	cached, err := a.st.Embeddings(context.Background(), DefaultEmbedder, nil)
 	if err != nil {
@@ -123,7 +139,11 @@ func (a *App) warnLeakage(dataset string, version int, members []store.Member) {
 			dataset, version, len(missing), len(members), missing[0], DefaultEmbedder, dataset)
 		return
 	}
-	pairs, err := eval.Leakage(splits, eval.DefaultLeakageThreshold)
+	if err := a.withHashes(splits); err != nil {
+		fmt.Fprintf(Messages, "⚠ leakage check could not run on %s v%d: %v\n", dataset, version, err)
+		return
+	}
+	pairs, err := eval.NearDuplicates(splits, eval.DefaultDuplicateRule)
 	if err != nil {
 		fmt.Fprintf(Messages, "⚠ leakage check could not run on %s v%d: %v\n", dataset, version, err)
 		return
