@@ -12,7 +12,8 @@
 //	evaluate.go  app.Evaluate(model, dataset, split)
 //	compare.go   app.Compare and app.Select (on validation)
 //	test.go      app.Test(dataset): the one-time test rule and its history
-//	checks.go    app.LabelErrors, app.Leakage
+//	checks.go    app.LabelErrors (confident learning), app.Leakage
+//	duplicates.go perceptual hashes of the thumbnails, for app.Leakage
 //	predict.go   app.Predictor(model), LoadPredictor(dir): predictions on new images
 //	export.go    app.ExportModel, app.ExportDataset
 //

@@ -3,8 +3,16 @@ package mlkit
 import (
 	"context"
 	"fmt"
+	"math/rand"
+	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
+
+	"github.com/visionnb/visionnb/mlkit/eval"
+	"github.com/visionnb/visionnb/mlkit/internal/testshared"
+	"github.com/visionnb/visionnb/mlkit/view"
 )
 
 // noEmbeddingInput soft-removes one train member of ds v1 and deletes its cached vector: Embed no longer
@@ -58,5 +66,147 @@ func TestTestWarnsWhenTheLeakageCheckCannotRun(t *testing.T) {
 	out := msgs.String()
 	if !strings.Contains(out, "leakage check could not run on ds v1") || !strings.Contains(out, fmt.Sprintf("input %d first", id)) {
 		t.Fatalf("messages: %q, want a notice that the leakage check could not run and why", out)
+	}
+}
+
+// TestLabelErrorsTrainsFoldHeadsToConvergence: on 36 separable 8-d vectors with two planted mislabels the
+// out-of-sample predictions put exactly those two, and no correct label, confidently in another class (the
+// baseline filter, predicted class != label at probability >= 0.5, sees the probabilities directly). The fold heads
+// trained 60 epochs, which on 24 training vectors is 60 optimiser steps: under-trained, their
+// probabilities were not sure of anything. They now train a fixed number of steps, whatever the data's
+// size. Confident learning (the default) flags no correct label here.
+func TestLabelErrorsTrainsFoldHeadsToConvergence(t *testing.T) {
+	quietMessages(t)
+	app := ruleApp(t)
+	_, members, err := app.versionMembers("ds")
+	if err != nil {
+		t.Fatal(err)
+	}
+	given := map[int64]string{}
+	for _, m := range members {
+		given[m.InputID] = m.Concept
+	}
+	// Plant two mislabels: a cat called dog, a cow called cat; freeze them in a new version.
+	planted := map[int64]string{}
+	for _, m := range members {
+		if len(planted) == 0 && m.Concept == "cat" {
+			planted[m.InputID] = "dog"
+		} else if len(planted) == 1 && m.Concept == "cow" {
+			planted[m.InputID] = "cat"
+		}
+	}
+	for id, c := range planted {
+		if _, err := app.Relabel(c, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := app.Split("all", Fractions(1, 0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	issues, err := app.LabelErrors(DefaultEmbedder, "all", Folds(3), FindIssuesBy(eval.FilterPredictedNotGiven), MinConfidence(0.5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var flagged []string
+	for _, is := range issues.Items {
+		flagged = append(flagged, fmt.Sprintf("#%d %s(%.2f)->%s(%.2f)", is.InputID, is.Given, is.GivenProb, is.Suggested, is.SuggestedProb))
+	}
+	if len(issues.Items) != 2 {
+		t.Fatalf("flagged %v, want exactly the 2 planted mislabels %v (joint %+v)", flagged, planted, issues.Joint.Counts)
+	}
+	for _, is := range issues.Items {
+		if c, ok := planted[is.InputID]; !ok || c != is.Given || is.Suggested == is.Given {
+			t.Fatalf("flagged %v, want the planted %v", flagged, planted)
+		}
+	}
+	if issues.Checked != 36 || issues.Joint == nil || issues.Filter != eval.FilterPredictedNotGiven {
+		t.Errorf("issues: checked %d, filter %q, joint %v", issues.Checked, issues.Filter, issues.Joint)
+	}
+	cl, err := app.LabelErrors(DefaultEmbedder, "all", Folds(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cl.Filter != eval.FilterPruneByNoiseRate || cl.Rank != eval.RankSelfConfidence {
+		t.Errorf("default method %q ranked by %q, want confident learning by self-confidence", cl.Filter, cl.Rank)
+	}
+	for _, is := range cl.Items {
+		if _, ok := planted[is.InputID]; !ok {
+			t.Errorf("confident learning flagged input %d (%s -> %s), a correct label", is.InputID, is.Given, is.Suggested)
+		}
+	}
+}
+
+// TestLabelErrorsFindPlantedMislabels measures the finder on the tutorial's flow: the 472 shared photos
+// labelled by their folders, 8% of the labels (38) changed to another class at random, every photo in one
+// provisional split, MobileNetV2-0.35 embeddings. Confident learning must find >= 85% of the planted
+// mislabels with >= 70% of its flagged list planted ones (the rest are real photos the model gets
+// wrong), more precisely than the earlier finder (predicted class != label at probability >= 0.5).
+// Measured (load ~3): 33 of 37 found in 45 flagged (recall 0.892, precision 0.733); the baseline finds
+// 37 of 37 in 63 (precision 0.587). 10 folds: 33 in 42 (0.786); FilterBoth: 32 in 43.
+func TestLabelErrorsFindPlantedMislabels(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipping: embeds 472 real photos")
+	}
+	quietMessages(t)
+	photos := testshared.Animals5(t)
+	testshared.MobileNetV2(t)
+	view.SetOutputDir(t.TempDir())
+	app, err := Create(filepath.Join(t.TempDir(), "app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	if _, err := app.Upload().Folder(photos).LabelsFromFolders().Run(bg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.Embed(DefaultEmbedder); err != nil {
+		t.Fatal(err)
+	}
+	ins, err := app.Inputs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	classes := []string{"butterfly", "dog", "elephant", "horse", "sheep"}
+	sort.Slice(ins, func(i, j int) bool { return ins[i].ID < ins[j].ID })
+	r := rand.New(rand.NewSource(1))
+	planted := map[int64]string{} // id -> true class
+	for _, i := range r.Perm(len(ins))[:len(ins)*8/100] {
+		in := ins[i]
+		c := truth(in)
+		wrong := classes[(slices.Index(classes, c)+1+r.Intn(len(classes)-1))%len(classes)]
+		if _, err := app.Relabel(wrong, in.ID); err != nil {
+			t.Fatal(err)
+		}
+		planted[in.ID] = c
+	}
+	if _, err := app.Split("review", Fractions(1, 0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	measure := func(name string, opts ...LabelErrorOption) (recall, precision float64) {
+		t.Helper()
+		li, err := app.LabelErrors(DefaultEmbedder, "review", opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hit := 0
+		for _, is := range li.Items {
+			if c, ok := planted[is.InputID]; ok {
+				hit++
+				if is.Suggested != c {
+					t.Logf("%s: planted input %d found, suggested %s, truly %s", name, is.InputID, is.Suggested, c)
+				}
+			}
+		}
+		recall, precision = float64(hit)/float64(len(planted)), float64(hit)/float64(max(len(li.Items), 1))
+		t.Logf("%s: %d flagged of %d, %d of %d planted found: recall %.3f, precision %.3f", name, len(li.Items), li.Checked, hit, len(planted), recall, precision)
+		return recall, precision
+	}
+	recall, precision := measure("confident learning")
+	if recall < 0.85 || precision < 0.7 {
+		t.Errorf("confident learning: recall %.3f (want >= 0.85), precision %.3f (want >= 0.7)", recall, precision)
+	}
+	_, base := measure("predicted != given at >= 0.5", FindIssuesBy(eval.FilterPredictedNotGiven), MinConfidence(0.5))
+	if precision <= base {
+		t.Errorf("confident learning's precision %.3f is not above the baseline's %.3f", precision, base)
 	}
 }

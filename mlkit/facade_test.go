@@ -67,9 +67,9 @@ func TestResultsKeepTheirDataAndShowThemselves(t *testing.T) {
 	if err := issues.Show(); err != nil {
 		t.Fatal(err)
 	}
-	for _, bad := range []LabelErrorOption{Folds(1), MinConfidence(1.5)} {
+	for _, bad := range []LabelErrorOption{Folds(1), MinConfidence(1.5), FindIssuesBy("nope"), RankIssuesBy("nope")} {
 		if _, err := app.LabelErrors(DefaultEmbedder, "ds", bad); err == nil {
-			t.Fatal("LabelErrors must refuse Folds(1) and MinConfidence(1.5)")
+			t.Fatal("LabelErrors must refuse Folds(1), MinConfidence(1.5) and unknown methods and ranks")
 		}
 	}
 	s, err := app.SplitSample("ds", SplitTest, 6)

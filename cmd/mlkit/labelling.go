@@ -28,7 +28,10 @@ type labellingFlags struct {
 	accept, min, scale      float64
 	folds                   int
 	minConfidence           float64
+	issueFilter, issueRank  string
 	threshold               float64
+	hashDistance, combDist  int
+	combCosine              float64
 	model, split            string
 	actual, predicted       string
 	version                 int
@@ -71,14 +74,19 @@ func init() {
 				fs.StringVar(&c.dataset, "dataset", "default", "dataset name")
 				fs.StringVar(&l.embedder, "embedder", mlkit.DefaultEmbedder, "embedder whose vectors the heads learn from")
 				intVar(fs, &l.folds, "folds", 5, 2, 100, "cross-validation folds")
-				floatVar(fs, &l.minConfidence, "min-confidence", 0.5, 0, 1, "probability another class must reach for an input to be flagged")
+				floatVar(fs, &l.minConfidence, "min-confidence", 0, 0, 1, "list only issues whose suggested class reaches this probability")
+				fs.StringVar(&l.issueFilter, "method", string(eval.FilterPruneByNoiseRate), "how issues are found: prune_by_noise_rate (confident learning), prune_by_class, both, confident_learning, predicted_neq_given")
+				fs.StringVar(&l.issueRank, "rank-by", string(eval.RankSelfConfidence), "order of the issues, least likely correct first: self_confidence or normalized_margin")
 			}},
 		command{name: "leakage", args: "", help: "list near-duplicate images across the train, validation and test splits of a dataset's latest version", run: runLeakage,
 			flags: func(c *cli, fs *flag.FlagSet) {
 				l := &c.lab
 				fs.StringVar(&c.dataset, "dataset", "default", "dataset name")
 				fs.StringVar(&l.embedder, "embedder", mlkit.DefaultEmbedder, "embedder whose vectors are compared")
-				floatVar(fs, &l.threshold, "threshold", eval.DefaultLeakageThreshold, 1e-6, 1, "cosine similarity from which two images count as near duplicates")
+				floatVar(fs, &l.threshold, "threshold", eval.DefaultLeakageThreshold, 1e-6, 1, "cosine similarity from which two images count as near duplicates whatever their perceptual hashes")
+				intVar(fs, &l.hashDistance, "hash-distance", eval.DefaultDuplicateRule.HashDistance, 0, 64, "perceptual-hash distance (bits) within which two images are near duplicates whatever their cosine (0: off)")
+				intVar(fs, &l.combDist, "combined-distance", eval.DefaultDuplicateRule.CombinedDistance, 0, 64, "hash distance within which two images at --combined-cosine or more are near duplicates (0: off)")
+				floatVar(fs, &l.combCosine, "combined-cosine", float64(eval.DefaultDuplicateRule.CombinedCosine), 0, 1, "cosine for --combined-distance")
 			}},
 		command{name: "cell", args: "--model M --actual A --predicted P", help: "list the images of one confusion-matrix cell of a model's evaluation (actual row, predicted column)", run: runCell,
 			flags: func(c *cli, fs *flag.FlagSet) {
@@ -335,7 +343,8 @@ func runLabelErrors(c *cli, _ *flag.FlagSet, args []string) error {
 		return err
 	}
 	defer app.Close()
-	li, err := app.LabelErrors(l.embedder, c.dataset, mlkit.Folds(l.folds), mlkit.MinConfidence(l.minConfidence))
+	li, err := app.LabelErrors(l.embedder, c.dataset, mlkit.Folds(l.folds), mlkit.MinConfidence(l.minConfidence),
+		mlkit.FindIssuesBy(eval.IssueFilter(l.issueFilter)), mlkit.RankIssuesBy(eval.IssueRank(l.issueRank)))
 	if err != nil {
 		return err
 	}
@@ -355,9 +364,10 @@ func runLabelErrors(c *cli, _ *flag.FlagSet, args []string) error {
 		}
 		rows[i] = row{is.InputID, in.FileName, is.Given, is.GivenProb, is.Suggested, is.SuggestedProb}
 	}
-	out := map[string]any{"dataset": li.Dataset, "version": li.Version, "embedder": li.Embedder, "folds": l.folds, "issues": rows}
+	out := map[string]any{"dataset": li.Dataset, "version": li.Version, "embedder": li.Embedder, "folds": l.folds, "issues": rows,
+		"checked": li.Checked, "method": li.Filter, "rank_by": li.Rank, "confident_joint": li.Joint.Counts, "classes": li.Classes}
 	return c.emit(out, func(w io.Writer) {
-		fmt.Fprintf(w, "%s v%d: %d likely label errors (%d-fold cross-validated heads on %s), most likely first\n", li.Dataset, li.Version, len(rows), l.folds, li.Embedder)
+		fmt.Fprintf(w, "%s v%d: %d likely label errors of %d (%s, %d-fold cross-validated heads on %s), most likely first\n", li.Dataset, li.Version, len(rows), li.Checked, li.Filter, l.folds, li.Embedder)
 		if len(rows) == 0 {
 			return
 		}
@@ -381,7 +391,8 @@ func runLeakage(c *cli, _ *flag.FlagSet, args []string) error {
 		return err
 	}
 	defer app.Close()
-	rep, err := app.Leakage(l.embedder, c.dataset, mlkit.SimilarAbove(float32(l.threshold)))
+	rep, err := app.Leakage(l.embedder, c.dataset, mlkit.DuplicatesBy(eval.DuplicateRule{Cosine: float32(l.threshold),
+		HashDistance: l.hashDistance, CombinedDistance: l.combDist, CombinedCosine: float32(l.combCosine)}))
 	if err != nil {
 		return err
 	}
@@ -393,6 +404,8 @@ func runLeakage(c *cli, _ *flag.FlagSet, args []string) error {
 		FileB      string  `json:"file_b"`
 		SplitB     string  `json:"split_b"`
 		Similarity float32 `json:"similarity"`
+		// HashDistance is the perceptual hashes' distance in bits (mirror images compared too).
+		HashDistance int `json:"hash_distance"`
 	}
 	rows := make([]row, len(rep.Pairs))
 	for i, p := range rep.Pairs {
@@ -404,18 +417,20 @@ func runLeakage(c *cli, _ *flag.FlagSet, args []string) error {
 		if err != nil {
 			return fmt.Errorf("leakage pair input %d: %w", p.B, err)
 		}
-		rows[i] = row{p.A, a.FileName, p.SplitA, p.B, b.FileName, p.SplitB, p.Similarity}
+		rows[i] = row{p.A, a.FileName, p.SplitA, p.B, b.FileName, p.SplitB, p.Similarity, p.HashDistance}
 	}
-	out := map[string]any{"dataset": rep.Dataset, "version": rep.Version, "embedder": rep.Embedder, "threshold": rep.Threshold, "pairs": rows}
+	out := map[string]any{"dataset": rep.Dataset, "version": rep.Version, "embedder": rep.Embedder, "threshold": rep.Threshold, "pairs": rows,
+		"hash_distance": rep.Rule.HashDistance, "combined_distance": rep.Rule.CombinedDistance, "combined_cosine": rep.Rule.CombinedCosine}
 	return c.emit(out, func(w io.Writer) {
-		fmt.Fprintf(w, "%s v%d: %d near-duplicate pairs across splits (cosine >= %g on %s)\n", rep.Dataset, rep.Version, len(rows), rep.Threshold, rep.Embedder)
+		fmt.Fprintf(w, "%s v%d: %d near-duplicate pairs across splits (cosine >= %g on %s, or perceptual hashes within %d bits, or within %d bits at cosine >= %g)\n",
+			rep.Dataset, rep.Version, len(rows), rep.Threshold, rep.Embedder, rep.Rule.HashDistance, rep.Rule.CombinedDistance, rep.Rule.CombinedCosine)
 		if len(rows) == 0 {
 			return
 		}
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "similarity\tid\tfile\tsplit\tid\tfile\tsplit")
+		fmt.Fprintln(tw, "similarity\thash bits\tid\tfile\tsplit\tid\tfile\tsplit")
 		for _, r := range rows {
-			fmt.Fprintf(tw, "%.4f\t%d\t%s\t%s\t%d\t%s\t%s\n", r.Similarity, r.A, r.FileA, r.SplitA, r.B, r.FileB, r.SplitB)
+			fmt.Fprintf(tw, "%.4f\t%d\t%d\t%s\t%s\t%d\t%s\t%s\n", r.Similarity, r.HashDistance, r.A, r.FileA, r.SplitA, r.B, r.FileB, r.SplitB)
 		}
 		_ = tw.Flush()
 	})

@@ -13,6 +13,7 @@ import (
 	"github.com/visionnb/visionnb/mlkit"
 	"github.com/visionnb/visionnb/mlkit/assets"
 	"github.com/visionnb/visionnb/mlkit/embed"
+	"github.com/visionnb/visionnb/mlkit/eval"
 	"github.com/visionnb/visionnb/mlkit/search"
 	"github.com/visionnb/visionnb/mlkit/store"
 )
@@ -305,8 +306,30 @@ func TestCLILabelErrorsLeakageCell(t *testing.T) {
 		}
 	}
 	a.Close()
-	if r := call("label-errors", "--dataset", "ds", "--folds", "3", "--min-confidence", "0.6"); r.code != 0 || !strings.Contains(r.stdout, fmt.Sprintf("ds v1: %d likely label errors (3-fold", len(li.Items))) {
+	if r := call("label-errors", "--dataset", "ds", "--folds", "3", "--min-confidence", "0.6"); r.code != 0 || !strings.Contains(r.stdout, fmt.Sprintf("ds v1: %d likely label errors of 30 (prune_by_noise_rate, 3-fold", len(li.Items))) {
 		t.Fatalf("label-errors (text): %+v", r)
+	}
+	// The baseline method and the margin ranking are flags too; the facade finds the same.
+	var base struct {
+		Method string     `json:"method"`
+		RankBy string     `json:"rank_by"`
+		Issues []issueRow `json:"issues"`
+	}
+	decode(t, call("label-errors", "--dataset", "ds", "--folds", "3", "--method", "predicted_neq_given", "--rank-by", "normalized_margin", "--json"), &base)
+	a, err = mlkit.Open("checks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bl, err := a.LabelErrors(mlkit.DefaultEmbedder, "ds", mlkit.Folds(3), mlkit.FindIssuesBy(eval.FilterPredictedNotGiven), mlkit.RankIssuesBy(eval.RankNormalizedMargin))
+	a.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if base.Method != "predicted_neq_given" || base.RankBy != "normalized_margin" || len(base.Issues) != len(bl.Items) {
+		t.Fatalf("label-errors --method predicted_neq_given: %+v, want the facade's %d issues", base, len(bl.Items))
+	}
+	if r := call("label-errors", "--dataset", "ds", "--method", "nope"); r.code != exitError || !strings.Contains(r.stderr, "unknown filter") {
+		t.Fatalf("--method nope: %+v", r)
 	}
 	if r := call("label-errors", "--dataset", "ds", "--folds", "1"); r.code != exitUsage || !strings.Contains(r.stderr, "flag -folds") {
 		t.Fatalf("--folds 1: %+v", r)
@@ -351,12 +374,13 @@ func TestCLILabelErrorsLeakageCell(t *testing.T) {
 			Similarity float64
 		} `json:"pairs"`
 	}
-	decode(t, call("leakage", "--dataset", "ds", "--threshold", "0.9999", "--json"), &leak)
+	// The hash clauses off: the cosine alone (the synthetic vectors of one class are all close).
+	decode(t, call("leakage", "--dataset", "ds", "--threshold", "0.9999", "--hash-distance", "0", "--combined-distance", "0", "--json"), &leak)
 	if len(leak.Pairs) != 1 || leak.Pairs[0].Similarity < 0.9999 || leak.Threshold < 0.9998 ||
 		!(leak.Pairs[0].A == trainID && leak.Pairs[0].B == testID || leak.Pairs[0].A == testID && leak.Pairs[0].B == trainID) {
 		t.Fatalf("leakage: %+v, want the pair %d (train) and %d (test)", leak, trainID, testID)
 	}
-	if r := call("leakage", "--dataset", "ds", "--threshold", "0.9999"); r.code != 0 || !strings.Contains(r.stdout, "1 near-duplicate pairs") {
+	if r := call("leakage", "--dataset", "ds", "--threshold", "0.9999", "--hash-distance", "0", "--combined-distance", "0"); r.code != 0 || !strings.Contains(r.stdout, "1 near-duplicate pairs") {
 		t.Fatalf("leakage (text): %+v", r)
 	}
 	if r := call("leakage", "--dataset", "ds", "--threshold", "0"); r.code != exitUsage {

@@ -16,6 +16,7 @@ var migrations = []Migration{
 	{Name: "models, evaluations, selections", SQL: schemaModels},
 	{Name: "models: deleted models that were tested keep their test evaluations", SQL: schemaModelsDeleted},
 	{Name: "test runs: who evaluated which model on which test inputs, when", SQL: schemaTestRuns},
+	{Name: "perceptual hashes of the inputs' thumbnails, for the near-duplicate check", SQL: schemaPerceptualHashes},
 }
 
 // SchemaVersion returns the schema version a freshly opened store has: the number of known migrations.
@@ -151,4 +152,14 @@ CREATE TABLE selections (
 // evaluations refer to it, so that the one-time test rule still sees that the test split was looked at.
 const schemaModelsDeleted = `
 ALTER TABLE models ADD COLUMN deleted_at TEXT;
+`
+
+// schemaPerceptualHashes caches each input's perceptual hash (package phash), computed from its thumbnail
+// when a near-duplicate check first needs it.
+const schemaPerceptualHashes = `
+CREATE TABLE perceptual_hashes (
+	input_id INTEGER PRIMARY KEY REFERENCES inputs(id) ON DELETE CASCADE,
+	hash     INTEGER NOT NULL, -- the 64 bits of phash.Hash, as SQLite's signed integer
+	mirror   INTEGER NOT NULL  -- the hash of the mirror image
+);
 `

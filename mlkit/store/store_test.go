@@ -429,3 +429,32 @@ func TestDeleteModelKeepsTheTestSplitHistory(t *testing.T) {
 		t.Errorf("DeleteModel(nope): %v, want ErrNotFound", err)
 	}
 }
+
+// TestPerceptualHashesRoundTrip: hashes with the top bit set survive SQLite's signed integers.
+func TestPerceptualHashesRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(filepath.Join(t.TempDir(), "app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var id int64
+	if err := st.Tx(ctx, func(tx *Tx) error {
+		var err error
+		id, _, err = tx.InsertInput(ctx, Input{SHA256: fakeSHA(1), FileName: "a", Source: "a", Width: 1, Height: 1, Format: "png", Bytes: 1})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := PerceptualHash{Hash: 1<<63 | 5, Mirror: ^uint64(0)}
+	if err := st.Tx(ctx, func(tx *Tx) error { return tx.PutPerceptualHashes(ctx, []int64{id}, []PerceptualHash{want}) }); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.PerceptualHashes(ctx)
+	if err != nil || len(got) != 1 || got[id] != want {
+		t.Fatalf("read back %v, %v; want %v", got, err, want)
+	}
+	if err := st.Tx(ctx, func(tx *Tx) error { return tx.PutPerceptualHashes(ctx, []int64{id}, nil) }); err == nil {
+		t.Fatal("1 id and 0 hashes: no error")
+	}
+}

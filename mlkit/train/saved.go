@@ -47,6 +47,18 @@ func cappedBatch(batch, n int) int {
 	return batch
 }
 
+// EpochsForSteps returns how many epochs of n examples at batchSize (capped at n, as a run does) make
+// at least steps optimiser steps: a budget in steps trains a small set as long as a large one, where a
+// fixed number of epochs leaves a small set under-trained (one step per epoch below one batch).
+func EpochsForSteps(n, batchSize, steps int) int {
+	b := cappedBatch(batchSize, n)
+	if n <= 0 || b <= 0 || steps <= 0 {
+		return 1
+	}
+	per := max(n/b, 1)
+	return max((steps+per-1)/per, 1)
+}
+
 // RunState is what an output directory holds, compared with a planned run (see Inspect).
 type RunState struct {
 	// Exists is true when the directory holds a run (its config.json).
