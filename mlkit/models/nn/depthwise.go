@@ -28,16 +28,17 @@ const (
 	// shifted slices (MobileNetV2 0.35, batch 8: 1.7 vs 14 img/s on 2 busy cores).
 	DepthwiseAuto DepthwiseImpl = iota
 	// DepthwiseShifted computes the convolution as a sum over the k*k kernel taps of a strided slice of the
-	// padded input times that tap's per-channel weights. Runs on every backend and is differentiable
-	// wherever Slice's gradient (the Pad op) is available.
+	// padded input times that tap's per-channel weights, with a gradient of its own (a shifted-slice sum
+	// for the input, one reduction per tap for the kernel; see depthwiseGradients). Runs on every backend
+	// and is differentiable wherever the Pad op is available.
 	DepthwiseShifted
 	// DepthwiseGrouped uses graph.Convolve with ChannelGroupCount = channels. Never use it on the pure-Go
 	// backend: it kills the process.
 	DepthwiseGrouped
 	// DepthwiseShiftedAutodiff is DepthwiseShifted differentiated op by op by GoMLX instead of with the
-	// convolution's own gradient (see depthwiseGradients): the same values, a slower gradient (XLA CPU,
-	// EfficientNet-B0's depthwise layers at 64 px, batch 8: see depthwiseGradients). Kept to measure against
-	// and to test the own gradient with.
+	// convolution's own gradient (see depthwiseGradients) and without the fusion barrier (see
+	// fusionBarrier): the same values, a much slower gradient on XLA CPU. Kept to measure against
+	// (BenchmarkDepthwiseB0) and to test the own gradient with.
 	DepthwiseShiftedAutodiff
 )
 
