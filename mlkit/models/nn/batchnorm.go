@@ -94,19 +94,19 @@ func (b *BatchNormBuilder) Done() *Node {
 		bcast[i] = 1
 	}
 	bcast[axis] = channels
-	reduceAxes := make([]int, 0, x.Rank()-1)
-	count := 1
-	for i, d := range x.Shape().Dimensions {
-		if i != axis {
-			reduceAxes = append(reduceAxes, i)
-			count *= d
-		}
-	}
-	gamma, beta := Reshape(weight.ValueGraph(g), bcast...), Reshape(bias.ValueGraph(g), bcast...)
-	var y *Node
+	var mean, variance *Node
 	if ctx.IsTraining(g) && !b.frozenStats {
-		var mean, variance *Node
-		y, mean, variance = batchNormTraining(x, gamma, beta, reduceAxes, count, b.epsilon)
+		reduceAxes := make([]int, 0, x.Rank()-1)
+		count := 1
+		for i, d := range x.Shape().Dimensions {
+			if i != axis {
+				reduceAxes = append(reduceAxes, i)
+				count *= d
+			}
+		}
+		mean = ReduceAndKeep(x, ReduceMean, reduceAxes...)
+		centered := Sub(x, mean)
+		variance = ReduceAndKeep(Square(centered), ReduceMean, reduceAxes...)
 		// Running statistics: PyTorch uses the unbiased variance here.
 		unbiased := float64(count)
 		if count > 1 {
@@ -118,43 +118,15 @@ func (b *BatchNormBuilder) Done() *Node {
 		runMean.SetValueGraph(Add(MulScalar(runMean.ValueGraph(g), 1-m), MulScalar(batchMean, m)))
 		runVar.SetValueGraph(Add(MulScalar(runVar.ValueGraph(g), 1-m), MulScalar(batchVar, m)))
 	} else {
-		mean := Reshape(runMean.ValueGraph(g), bcast...)
-		variance := Reshape(runVar.ValueGraph(g), bcast...)
-		// Fold scale into one multiplier per channel: (x-mean) * (gamma / sqrt(var+eps)) + beta.
-		invStd := Reciprocal(Sqrt(AddScalar(variance, b.epsilon))) // Rsqrt has no gradient in GoMLX v0.26.
-		y = Add(Mul(Sub(x, mean), Mul(invStd, gamma)), beta)
+		mean = Reshape(runMean.ValueGraph(g), bcast...)
+		variance = Reshape(runVar.ValueGraph(g), bcast...)
 	}
+	// Fold scale into one multiplier per channel: (x-mean) * (gamma / sqrt(var+eps)) + beta.
+	invStd := Reciprocal(Sqrt(AddScalar(variance, b.epsilon))) // Rsqrt has no gradient in GoMLX v0.26.
+	scale := Mul(invStd, Reshape(weight.ValueGraph(g), bcast...))
+	y := Add(Mul(Sub(x, mean), scale), Reshape(bias.ValueGraph(g), bcast...))
 	if y.DType() != dtype {
 		y = ConvertDType(y, dtype)
 	}
 	return y
-}
-
-// batchNormTraining normalises x with its own statistics over reduceAxes (count elements per channel):
-// y = (x - mean) / sqrt(var + eps) * gamma + beta, var the biased variance; gamma and beta are broadcastable
-// to x. It returns y and the batch mean and variance (broadcastable, kept axes).
-//
-// Its gradient is the closed form (with xhat = (x-mean)/sqrt(var+eps), N = count):
-// dbeta = sum(dy), dgamma = sum(dy*xhat), dx = gamma/sqrt(var+eps) * (dy - dbeta/N - xhat*dgamma/N):
-// two reductions, where differentiating the forward op by op (GoMLX's autodiff) reduces four times and
-// makes XLA recompute the normalised input inside each reduction.
-func batchNormTraining(x, gamma, beta *Node, reduceAxes []int, count int, eps float64) (y, mean, variance *Node) {
-	sx, sg, sb := StopGradient(x), StopGradient(gamma), StopGradient(beta)
-	mean = ReduceAndKeep(sx, ReduceMean, reduceAxes...)
-	centered := Sub(sx, mean)
-	variance = ReduceAndKeep(Square(centered), ReduceMean, reduceAxes...)
-	invStd := Reciprocal(Sqrt(AddScalar(variance, eps)))
-	y = Add(Mul(centered, Mul(invStd, sg)), sb)
-	y = CustomGradient(y, []*Node{x, gamma, beta}, func(dy *Node) []*Node {
-		if dy.DType() != x.DType() {
-			dy = ConvertDType(dy, x.DType())
-		}
-		xhat := Mul(centered, invStd)
-		dbeta := ReduceAndKeep(dy, ReduceSum, reduceAxes...)
-		dgamma := ReduceAndKeep(Mul(dy, xhat), ReduceSum, reduceAxes...)
-		inv := 1 / float64(count)
-		dx := Mul(Mul(invStd, sg), Sub(Sub(dy, MulScalar(dbeta, inv)), Mul(xhat, MulScalar(dgamma, inv))))
-		return []*Node{dx, Reshape(dgamma, gamma.Shape().Dimensions...), Reshape(dbeta, beta.Shape().Dimensions...)}
-	})
-	return y, mean, variance
 }
