@@ -28,12 +28,18 @@ const (
 	// shifted slices (MobileNetV2 0.35, batch 8: 1.7 vs 14 img/s on 2 busy cores).
 	DepthwiseAuto DepthwiseImpl = iota
 	// DepthwiseShifted computes the convolution as a sum over the k*k kernel taps of a strided slice of the
-	// padded input times that tap's per-channel weights. Runs on every backend and is differentiable
-	// wherever Slice's gradient (the Pad op) is available.
+	// padded input times that tap's per-channel weights, with a gradient of its own (a shifted-slice sum
+	// for the input, one reduction per tap for the kernel; see depthwiseGradients). Runs on every backend
+	// and is differentiable wherever the Pad op is available.
 	DepthwiseShifted
 	// DepthwiseGrouped uses graph.Convolve with ChannelGroupCount = channels. Never use it on the pure-Go
 	// backend: it kills the process.
 	DepthwiseGrouped
+	// DepthwiseShiftedAutodiff is DepthwiseShifted differentiated op by op by GoMLX instead of with the
+	// convolution's own gradient (see depthwiseGradients) and without the fusion barrier (see
+	// fusionBarrier): the same values, a much slower gradient on XLA CPU. Kept to measure against
+	// (BenchmarkDepthwiseB0) and to test the own gradient with.
+	DepthwiseShiftedAutodiff
 )
 
 // String names the implementation.
@@ -45,12 +51,14 @@ func (d DepthwiseImpl) String() string {
 		return "shifted"
 	case DepthwiseGrouped:
 		return "grouped"
+	case DepthwiseShiftedAutodiff:
+		return "shifted-autodiff"
 	}
 	return fmt.Sprintf("DepthwiseImpl(%d)", int(d))
 }
 
-// ImplEnv names the environment variable that overrides what DepthwiseAuto picks: "shifted" or
-// "grouped" ("grouped" is still refused on non-XLA backends, where it would crash).
+// ImplEnv names the environment variable that overrides what DepthwiseAuto picks: "shifted",
+// "shifted-autodiff" or "grouped" ("grouped" is still refused on non-XLA backends, where it would crash).
 const ImplEnv = "MLKIT_DEPTHWISE"
 
 func autoImpl(g *Graph, needGradient bool) DepthwiseImpl {
@@ -58,6 +66,8 @@ func autoImpl(g *Graph, needGradient bool) DepthwiseImpl {
 	switch os.Getenv(ImplEnv) {
 	case "shifted":
 		return DepthwiseShifted
+	case "shifted-autodiff":
+		return DepthwiseShiftedAutodiff
 	case "grouped":
 		if xla {
 			return DepthwiseGrouped
@@ -167,20 +177,40 @@ func (b *DepthwiseBuilder) Done() *Node {
 		return Convolve(x, k).ChannelGroupCount(c).StridePerAxis(b.strides[0], b.strides[1]).
 			PaddingPerDim([][2]int{pad[0], pad[1]}).Done()
 	}
+	if impl == DepthwiseShiftedAutodiff {
+		return shiftedDepthwise(x, kernel, b.strides, pad)
+	}
+	return depthwiseWithGradient(x, kernel, b.strides, pad)
+}
+
+// depthwiseWithGradient is shiftedDepthwise with a gradient of its own (see depthwiseGradients).
+func depthwiseWithGradient(x, kernel *Node, strides [2]int, pad [2][2]int) *Node {
+	sx, sk := StopGradient(x), StopGradient(kernel)
+	c, mult := kernel.Shape().Dimensions[2], kernel.Shape().Dimensions[3]
+	y := fusionBarrier(shiftedDepthwise(sx, sk, strides, pad), Reshape(sk, -1, c*mult))
+	return CustomGradient(y, []*Node{x, kernel}, func(dy *Node) []*Node {
+		// dy is read once per tap by both gradients: compute it once (see fusionBarrier).
+		dx, dk := depthwiseGradients(sx, sk, fusionBarrier(dy, Reshape(sk, -1, c*mult)), strides, pad)
+		return []*Node{dx, dk}
+	})
+}
+
+// shiftedDepthwise is the depthwise convolution of x [batch, h, w, c] with kernel [kh, kw, c, mult] as a sum
+// over the kernel taps of a strided slice of the zero-padded x times that tap's per-channel weights.
+func shiftedDepthwise(x, kernel *Node, strides [2]int, pad [2][2]int) *Node {
+	c := x.Shape().Dimensions[3]
+	kh, kw, mult := kernel.Shape().Dimensions[0], kernel.Shape().Dimensions[1], kernel.Shape().Dimensions[3]
 	xp := ZeroPad2D(x, pad)
 	hp, wp := xp.Shape().Dimensions[1], xp.Shape().Dimensions[2]
-	outH := (hp-kh)/b.strides[0] + 1
-	outW := (wp-kw)/b.strides[1] + 1
+	outH := (hp-kh)/strides[0] + 1
+	outW := (wp-kw)/strides[1] + 1
 	if outH <= 0 || outW <= 0 {
 		panic(fmt.Errorf("nn.Depthwise: input %s padded to %dx%d is smaller than the %dx%d kernel", x.Shape(), hp, wp, kh, kw))
 	}
 	var sum *Node
 	for i := range kh {
 		for j := range kw {
-			tap := Slice(xp, AxisRange(),
-				AxisRange(i, i+(outH-1)*b.strides[0]+1).Stride(b.strides[0]),
-				AxisRange(j, j+(outW-1)*b.strides[1]+1).Stride(b.strides[1]),
-				AxisRange())
+			tap := depthwiseTap(xp, i, j, outH, outW, strides)
 			w := Slice(kernel, AxisElem(i), AxisElem(j), AxisRange(), AxisRange()) // [1, 1, c, mult]
 			var term *Node
 			if mult == 1 {
@@ -197,6 +227,113 @@ func (b *DepthwiseBuilder) Done() *Node {
 		}
 	}
 	return sum
+}
+
+// fusionBarrier returns x, made so that XLA computes it once into a buffer instead of fusing its
+// computation into each consumer. XLA's fusion duplicates a producer made of cheap operations (adds,
+// multiplies, slices) into every consumer that reads it; a depthwise convolution's output is kh*kw
+// slices, multiplies and adds per element, and its gradient reads it (through the loss's adjoint) once
+// per tap in kh*kw reductions: XLA CPU then evaluated the forward convolution kh*kw times over (measured:
+// EfficientNet-B0's first five depthwise layers at 64 px, batch 8, kernel gradient of sum(y^2): 518 ms,
+// 80 ms with the barrier, on a loaded machine). A floating-point division counts as expensive, so it is
+// not duplicated: x is divided by a per-channel vector of ones that XLA cannot fold because it is
+// computed from anchor (1 + 0*anchor; the anchor's gradient is stopped). anchor is [..., channels] with
+// x's channels last. Only on XLA; other backends get x back.
+func fusionBarrier(x, anchor *Node) *Node {
+	if !IsXLA(x.Graph()) {
+		return x
+	}
+	c := x.Shape().Dimensions[x.Rank()-1]
+	a := StopGradient(anchor)
+	ranges := make([]SliceAxisSpec, a.Rank())
+	for i := range ranges {
+		ranges[i] = AxisRange(0, 1)
+	}
+	ranges[len(ranges)-1] = AxisRange()
+	a = Reshape(Slice(a, ranges...), c)
+	if a.DType() != x.DType() {
+		a = ConvertDType(a, x.DType())
+	}
+	ones := AddScalar(MulScalar(a, 0), 1)
+	bshape := make([]int, x.Rank())
+	for i := range bshape {
+		bshape[i] = 1
+	}
+	bshape[len(bshape)-1] = c
+	return Div(x, Reshape(ones, bshape...))
+}
+
+// depthwiseTap is the slice of the padded input xp that kernel tap (i, j) multiplies: rows i, i+s, ...,
+// outH of them, and likewise for the columns.
+func depthwiseTap(xp *Node, i, j, outH, outW int, strides [2]int) *Node {
+	return Slice(xp, AxisRange(),
+		AxisRange(i, i+(outH-1)*strides[0]+1).Stride(strides[0]),
+		AxisRange(j, j+(outW-1)*strides[1]+1).Stride(strides[1]),
+		AxisRange())
+}
+
+// depthwiseGradients returns the gradients of a depthwise convolution (shiftedDepthwise of x and kernel,
+// given strides and padding) with respect to x and kernel, given the output's adjoint dy
+// [batch, outH, outW, c*mult].
+//
+// Differentiating shiftedDepthwise op by op (GoMLX's autodiff) pads each tap's adjoint back to the padded
+// input's size and adds the kh*kw padded tensors, and the weights' adjoint goes through broadcasts; here
+// the input gradient is itself a shifted-slice sum: dy is dilated by the stride and zero-padded by
+// kernel-1 (one Pad), and dx is the sum over taps of a slice of it times the spatially flipped weights
+// (the transposed convolution); the kernel gradient is one reduction per tap of the tap's input slice
+// times dy.
+func depthwiseGradients(x, kernel, dy *Node, strides [2]int, pad [2][2]int) (dx, dk *Node) {
+	g := x.Graph()
+	n, h, w, c := x.Shape().Dimensions[0], x.Shape().Dimensions[1], x.Shape().Dimensions[2], x.Shape().Dimensions[3]
+	kh, kw, mult := kernel.Shape().Dimensions[0], kernel.Shape().Dimensions[1], kernel.Shape().Dimensions[3]
+	outH, outW := dy.Shape().Dimensions[1], dy.Shape().Dimensions[2]
+	dy5 := Reshape(dy, n, outH, outW, c, mult)
+
+	// Kernel gradient: dk[i, j, ch, m] = sum over batch and output pixels of tap_ij[ch] * dy[ch, m].
+	xp := ZeroPad2D(x, pad)
+	parts := make([]*Node, 0, kh*kw)
+	for i := range kh {
+		for j := range kw {
+			tap := InsertAxes(depthwiseTap(xp, i, j, outH, outW, strides), -1) // [n, outH, outW, c, 1]
+			parts = append(parts, Reshape(ReduceSum(Mul(tap, dy5), 0, 1, 2), 1, c*mult))
+		}
+	}
+	dk = Reshape(Concatenate(parts, 0), kh, kw, c, mult)
+
+	// Input gradient: dx[y, x] = sum_{i, j} dyd[y + top - i, x + left - j] * kernel[i, j], with dyd dy dilated
+	// by the stride (zeros in between). With dz = dyd padded by pre = kh-1-top rows before, this is
+	// sum_{i'} dz[y + i'] * kernel[kh-1-i'], i' = kh-1-i: a valid correlation with the flipped kernel.
+	axis := func(k, size, out, stride, before int) (cfg PadAxis, off int) {
+		pre := k - 1 - before
+		if pre < 0 {
+			off, pre = -pre, 0
+		}
+		dilated := (out-1)*stride + 1
+		post := max(0, off+size+k-1-pre-dilated)
+		return PadAxis{Start: pre, End: post, Interior: stride - 1}, off
+	}
+	padH, offH := axis(kh, h, outH, strides[0], pad[0][0])
+	padW, offW := axis(kw, w, outW, strides[1], pad[1][0])
+	dz := Pad(dy5, ScalarZero(g, dy.DType()), PadAxis{}, padH, padW, PadAxis{}, PadAxis{})
+	var sum *Node
+	for i := range kh {
+		for j := range kw {
+			tap := Slice(dz, AxisRange(), AxisRange(offH+i, offH+i+h), AxisRange(offW+j, offW+j+w), AxisRange(), AxisRange())
+			wt := Reshape(Slice(kernel, AxisElem(kh-1-i), AxisElem(kw-1-j), AxisRange(), AxisRange()), 1, 1, 1, c, mult)
+			term := Mul(tap, wt)
+			if sum == nil {
+				sum = term
+			} else {
+				sum = Add(sum, term)
+			}
+		}
+	}
+	if mult == 1 {
+		dx = Reshape(sum, n, h, w, c)
+	} else {
+		dx = ReduceSum(sum, -1)
+	}
+	return dx, dk
 }
 
 // ZeroPad2D pads x [batch, h, w, c] with zeros: [[top, bottom], [left, right]], like Keras ZeroPadding2D.

@@ -14,10 +14,10 @@ import (
 )
 
 // directDepthwise is the textbook loop: out[b,y,x,c*m+j] = sum_{i,k} in[b, y*s+i-top, x*s+k-left, c] * w[i,k,c,j].
-func directDepthwise(in []float32, b, h, w, c int, ker []float32, kh, kw, m, stride int, pad [2][2]int) ([]float32, [4]int) {
+func directDepthwise[T float32 | float64](in []T, b, h, w, c int, ker []T, kh, kw, m, stride int, pad [2][2]int) ([]T, [4]int) {
 	hp, wp := h+pad[0][0]+pad[0][1], w+pad[1][0]+pad[1][1]
 	oh, ow := (hp-kh)/stride+1, (wp-kw)/stride+1
-	out := make([]float32, b*oh*ow*c*m)
+	out := make([]T, b*oh*ow*c*m)
 	for n := range b {
 		for y := range oh {
 			for x := range ow {
@@ -33,7 +33,7 @@ func directDepthwise(in []float32, b, h, w, c int, ker []float32, kh, kw, m, str
 								s += float64(in[((n*h+iy)*w+ix)*c+ch]) * float64(ker[((i*kw+k)*c+ch)*m+j])
 							}
 						}
-						out[((n*oh+y)*ow+x)*c*m+ch*m+j] = float32(s)
+						out[((n*oh+y)*ow+x)*c*m+ch*m+j] = T(s)
 					}
 				}
 			}
