@@ -290,7 +290,7 @@ func (b *TrainBuilder) plan(prog train.Progress) (*runPlan, error) {
 		nTrain, nVal = len(tr), len(va)
 		configure = func(be backends.Backend) (trainer, train.RunConfig) {
 			d := train.Deep(fam, cfg).Data(classes, tr, va).CacheDir(filepath.Join(b.app.Dir(), "cache", "pixels")).
-				With(b.runOptions(train.DeepDefaults(), prog, dir, desc, be))
+				With(b.runOptions(train.DeepRecipe(fam), prog, dir, desc, be))
 			if b.tuneDeep != nil {
 				d = b.tuneDeep(d)
 			}
@@ -352,6 +352,9 @@ func (b *TrainBuilder) Run() (*TrainedModel, error) {
 		b.app.failModel(ctx, b.name)
 		return nil, fmt.Errorf("mlkit: training %q: %w", b.name, err)
 	}
+	// The run's time is this call's, as for a reused model: decoding, compiling and the epochs, so that the
+	// summary (and String) say what the cell took, and the progress line's last message says the same.
+	res.Elapsed = time.Since(start)
 	prog.done(res)
 	if err := writeModelCard(dir, ModelCard{Name: b.name, Kind: rec.Kind, Family: rec.Family, Embedder: rec.Embedder,
 		Classes: classes, Dataset: b.dataset, Version: v.Number}); err != nil {
@@ -687,8 +690,9 @@ func (m *TrainedModel) String() string {
 	if m.Kind == KindHead {
 		what = "head on " + m.Embedder
 	}
-	line := fmt.Sprintf("%s (%s) on %s v%d: %d epochs in %.1fs (%.0f img/s, %s), validation accuracy %.3f",
-		m.Name, what, m.Dataset, m.Version, s.Epochs, s.Seconds, s.ExamplesPerSec, s.Backend, s.ValAccuracy)
+	line := fmt.Sprintf("%s (%s) on %s v%d: %d epochs in %s (%.0f img/s, %s), validation accuracy %.3f",
+		m.Name, what, m.Dataset, m.Version, s.Epochs, view.ShortDuration(time.Duration(s.Seconds*float64(time.Second))),
+		s.ExamplesPerSec, s.Backend, s.ValAccuracy)
 	if s.Collapsed {
 		line += fmt.Sprintf("; COLLAPSED: %.0f%% of validation predictions are %q (see train.Collapse)", 100*s.PredictedShare[s.CollapsedTo], s.CollapsedTo)
 	}
@@ -735,10 +739,23 @@ func (p *trainProgress) Epoch(st train.EpochStats) {
 	}
 }
 
+// done ends the progress line with the run's total time (res.Elapsed: decoding and compiling included,
+// the time the summary records) and the validation accuracy it reached.
 func (p *trainProgress) done(res *train.Result) {
-	if p.bar != nil {
-		p.bar.Done()
+	if p.bar == nil {
+		return
 	}
+	msg := fmt.Sprintf("done: %d epochs, %s in all", len(res.History), view.ShortDuration(res.Elapsed))
+	if res.BestEpoch > 0 && res.BestEpoch <= len(res.History) {
+		if st := res.History[res.BestEpoch-1]; st.HasVal {
+			msg += fmt.Sprintf(", validation accuracy %.3f", st.ValAccuracy)
+			if note := st.CollapseNote(); note != "" {
+				msg += "  " + note
+			}
+		}
+	}
+	p.bar.Message(msg)
+	p.bar.Done()
 }
 
 // LRFinding is the outcome of TrainBuilder.LRFind: the learning-rate range test's series and suggestion.
