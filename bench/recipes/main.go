@@ -37,14 +37,15 @@ func main() {
 		wd        = flag.Float64("wd", -1, "weight decay (-1: the defaults')")
 		ls        = flag.Float64("ls", -1, "label smoothing (-1: the defaults')")
 		zir       = flag.Bool("zir", false, "zero-init residual")
-		plain     = flag.Bool("plain", false, "start from the old defaults (train.DeepDefaults before the recipe), not the family's recipe")
+		plain     = flag.Bool("plain", false, "start from train.DeepDefaults, not the family's recipe (train.DeepRecipe)")
 		backend   = flag.String("backend", "xla", "backend")
 		seed      = flag.Int64("seed", 42, "training seed")
 		splitSeed = flag.Int64("split-seed", 42, "split seed (42: the tutorial's)")
 		tag       = flag.String("tag", "", "a note printed with the result")
+		scaleMin  = flag.Float64("scale-min", 0, "random-resized-crop minimum area (0: the family's recipe's)")
 	)
 	flag.Parse()
-	if err := run(*appDir, *family, *size, *epochs, *batch, *lr, *opt, *sched, *warmup, *wd, *ls, *zir, *plain, *backend, *seed, *splitSeed, *tag); err != nil {
+	if err := run(*appDir, *family, *size, *epochs, *batch, *lr, *opt, *sched, *warmup, *wd, *ls, *zir, *plain, *backend, *seed, *splitSeed, *tag, *scaleMin); err != nil {
 		fmt.Fprintln(os.Stderr, "recipes:", err)
 		os.Exit(1)
 	}
@@ -60,7 +61,7 @@ func loadavg() string {
 }
 
 func run(appDir, family string, size, epochs, batch int, lr float64, opt, sched string, warmup, wd, ls float64,
-	zir, plain bool, backend string, seed, splitSeed int64, tag string) error {
+	zir, plain bool, backend string, seed, splitSeed int64, tag string, scaleMin float64) error {
 	app, err := mlkit.Create(appDir)
 	if err != nil {
 		return err
@@ -111,6 +112,13 @@ func run(appDir, family string, size, epochs, batch int, lr float64, opt, sched 
 		}
 		return o
 	})
+	if scaleMin > 0 {
+		b = b.TuneDeep(func(d *train.DeepBuilder) *train.DeepBuilder {
+			aug := d.Planned().Augment
+			aug.ScaleMin = scaleMin
+			return d.Augment(aug)
+		})
+	}
 	m, err := b.Run()
 	if err != nil {
 		return err
@@ -136,8 +144,8 @@ func run(appDir, family string, size, epochs, batch int, lr float64, opt, sched 
 	}
 	cfg := m.Result.Predictor.Config()
 	o := cfg.Optimizer
-	fmt.Printf("RESULT | %s | %s %dpx e%d b%d | %s lr %g wd %g %s warm %g ls %.2f zir %v | split %d seed %d | train %.0fs (+eval %.0fs) load %s -> %s | train acc %.3f | val acc %.3f | zero-recall %d | %s | %s\n",
-		tag, family, size, epochs, batch, o.Name, o.LR, o.WeightDecay, o.Schedule, o.WarmupEpochs, cfg.LabelSmoothing,
+	fmt.Printf("RESULT | %s | %s %dpx e%d b%d crop>=%.2f | %s lr %g wd %g %s warm %g ls %.2f zir %v | split %d seed %d | train %.0fs (+eval %.0fs) load %s -> %s | train acc %.3f | val acc %.3f | zero-recall %d | %s | %s\n",
+		tag, family, size, epochs, batch, cfg.Augment.ScaleMin, o.Name, o.LR, o.WeightDecay, o.Schedule, o.WarmupEpochs, cfg.LabelSmoothing,
 		cfg.ZeroInitResidual, splitSeed, seed, trainSecs,
 		time.Since(start).Seconds()-trainSecs, load0, loadavg(), last.TrainAccuracy, va.Report.Accuracy, zero,
 		strings.Join(recalls, ", "), backend)

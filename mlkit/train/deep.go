@@ -33,14 +33,14 @@ type DeepBuilder struct {
 
 // Deep starts a configuration for training the registered network family (see package zoo) with model
 // configuration cfg (NumClasses is set from the class names; InputSize is the training resolution, 224
-// when 0), with DefaultAugment and the options DeepRecipe(family) (DeepDefaults with the family's recipe);
+// when 0), with RecipeAugment(family) and the options DeepRecipe(family) (DeepDefaults with the family's recipe);
 // config.json records family.Name, by which Load finds it again.
 func Deep(family zoo.Spec, cfg models.Config) *DeepBuilder {
 	if cfg.InputSize <= 0 {
 		cfg.InputSize = 224
 	}
 	return &DeepBuilder{family: family, cfg: RunConfig{Kind: "deep", Family: family.Name, Model: cfg,
-		InputSize: cfg.InputSize, Normalization: family.Normalization, Augment: pipeline.DefaultAugment()},
+		InputSize: cfg.InputSize, Normalization: family.Normalization, Augment: RecipeAugment(family)},
 		opts: DeepRecipe(family)}
 }
 

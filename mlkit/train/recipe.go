@@ -1,6 +1,9 @@
 package train
 
-import "github.com/visionnb/visionnb/mlkit/models/zoo"
+import (
+	"github.com/visionnb/visionnb/mlkit/models/zoo"
+	"github.com/visionnb/visionnb/mlkit/train/pipeline"
+)
 
 // DeepRecipe are the options of deep training for family: DeepDefaults with the family's from-scratch
 // recipe (zoo.Spec.Recipe) applied, field by field (a zero field keeps the default). A family without a
@@ -9,6 +12,16 @@ import "github.com/visionnb/visionnb/mlkit/models/zoo"
 //	opts := train.DeepRecipe(zoo.MustLookup("resnet50")).Epochs(10).BatchSize(16)
 func DeepRecipe(family zoo.Spec) Options {
 	return applyRecipe(DeepDefaults(), family.Recipe)
+}
+
+// RecipeAugment is the training augmentation of family: pipeline.DefaultAugment with the recipe's crop
+// scale (zoo.Recipe.CropScaleMin) when it sets one. Deep starts from it; DeepBuilder.Augment replaces it.
+func RecipeAugment(family zoo.Spec) pipeline.AugmentOptions {
+	aug := pipeline.DefaultAugment()
+	if r := family.Recipe; r != nil && r.CropScaleMin > 0 {
+		aug.ScaleMin = r.CropScaleMin
+	}
+	return aug
 }
 
 // applyRecipe sets o's options from r's non-zero fields.

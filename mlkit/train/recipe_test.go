@@ -7,12 +7,13 @@ import (
 
 	"github.com/visionnb/visionnb/mlkit/models"
 	"github.com/visionnb/visionnb/mlkit/models/zoo"
+	"github.com/visionnb/visionnb/mlkit/train/pipeline"
 )
 
 // testRecipeFamily is testDenseFamily's network with a from-scratch recipe that changes every field.
 var testRecipeFamily = zoo.MustRegister(zoo.Spec{Name: "test-dense-recipe", Normalization: models.NormImageNet,
 	Build: testDenseFamily.Build, Recipe: &zoo.Recipe{Optimizer: "sgd", Nesterov: true, LR: 0.05, Momentum: 0.8,
-		WeightDecay: 5e-4, Schedule: "onecycle", WarmupEpochs: 1, LabelSmoothing: 0.1, ZeroInitResidual: true}})
+		WeightDecay: 5e-4, Schedule: "onecycle", WarmupEpochs: 1, LabelSmoothing: 0.1, ZeroInitResidual: true, CropScaleMin: 0.75}})
 
 func TestDeepRecipe(t *testing.T) {
 	if got, want := DeepRecipe(testDenseFamily), DeepDefaults(); !reflect.DeepEqual(got, want) {
@@ -28,6 +29,14 @@ func TestDeepRecipe(t *testing.T) {
 	d := Deep(testRecipeFamily, models.New().Size(32)).Data(classNames(2), tr, va)
 	if got := d.Planned().Settings; !reflect.DeepEqual(got, want.Settings) {
 		t.Errorf("Deep(family with a recipe).Planned() = %+v, want the recipe %+v", got, want.Settings)
+	}
+	wantAug := pipeline.DefaultAugment()
+	wantAug.ScaleMin = 0.75
+	if got := d.Planned().Augment; got != wantAug {
+		t.Errorf("Deep(family with a recipe) augments with %+v, want the recipe's crop %+v", got, wantAug)
+	}
+	if got := Deep(testDenseFamily, models.New()).Planned().Augment; got != pipeline.DefaultAugment() {
+		t.Errorf("a family without a recipe augments with %+v, want DefaultAugment", got)
 	}
 	if got := d.With(d.Options().LR(0.2)).Planned().Optimizer; got.LR != 0.2 || got.Schedule != "onecycle" {
 		t.Errorf("LR(0.2) after the recipe: optimizer %+v, want LR 0.2 and the recipe's schedule", got)
