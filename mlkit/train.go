@@ -330,7 +330,7 @@ func (b *TrainBuilder) deepConfigure(fam zoo.Spec, cfg models.Config, classes []
 	prog train.Progress, dir, desc string) func(be backends.Backend) (trainer, train.RunConfig) {
 	return func(be backends.Backend) (trainer, train.RunConfig) {
 		d := train.Deep(fam, cfg).Data(classes, tr, va).CacheDir(filepath.Join(b.app.Dir(), "cache", "pixels")).
-			With(b.runOptions(train.DeepDefaults(), prog, dir, desc, be))
+			With(b.runOptions(train.DeepRecipe(fam), prog, dir, desc, be))
 		if b.tuneDeep != nil {
 			d = b.tuneDeep(d)
 		}
@@ -386,6 +386,9 @@ func (b *TrainBuilder) Run() (*TrainedModel, error) {
 		b.app.failModel(ctx, b.name)
 		return nil, fmt.Errorf("mlkit: training %q: %w", b.name, err)
 	}
+	// The run's time is this call's, as for a reused model: decoding, compiling and the epochs, so that the
+	// summary (and String) say what the cell took, and the progress line's last message says the same.
+	res.Elapsed = time.Since(start)
 	prog.done(res)
 	liveCurves := prog.drawn()
 	if err := writeModelCard(dir, ModelCard{Name: b.name, Kind: rec.Kind, Family: rec.Family, Embedder: rec.Embedder,
@@ -746,8 +749,9 @@ func (m *TrainedModel) String() string {
 	case KindFineTune:
 		what = "fine-tuned " + m.Family
 	}
-	line := fmt.Sprintf("%s (%s) on %s v%d: %d epochs in %.1fs (%.0f img/s, %s), validation accuracy %.3f",
-		m.Name, what, m.Dataset, m.Version, s.Epochs, s.Seconds, s.ExamplesPerSec, s.Backend, s.ValAccuracy)
+	line := fmt.Sprintf("%s (%s) on %s v%d: %d epochs in %s (%.0f img/s, %s), validation accuracy %.3f",
+		m.Name, what, m.Dataset, m.Version, s.Epochs, view.ShortDuration(time.Duration(s.Seconds*float64(time.Second))),
+		s.ExamplesPerSec, s.Backend, s.ValAccuracy)
 	if s.Collapsed {
 		line += fmt.Sprintf("; COLLAPSED: %.0f%% of validation predictions are %q (see train.Collapse)", 100*s.PredictedShare[s.CollapsedTo], s.CollapsedTo)
 	}
@@ -848,8 +852,23 @@ func (p *trainProgress) drawLive(final bool, history []train.EpochStats) {
 	}
 }
 
+// done ends the progress line with the run's total time (res.Elapsed: decoding and compiling included,
+// the time the summary records) and the validation accuracy it reached.
 func (p *trainProgress) done(res *train.Result) {
 	if p.bar != nil {
+		msg := "done"
+		if res != nil {
+			msg = fmt.Sprintf("done: %d epochs, %s in all", len(res.History), view.ShortDuration(res.Elapsed))
+			if res.BestEpoch > 0 && res.BestEpoch <= len(res.History) {
+				if st := res.History[res.BestEpoch-1]; st.HasVal {
+					msg += fmt.Sprintf(", validation accuracy %.3f", st.ValAccuracy)
+					if note := st.CollapseNote(); note != "" {
+						msg += "  " + note
+					}
+				}
+			}
+		}
+		p.bar.Message(msg)
 		p.bar.Done()
 	}
 	if p.live != nil && p.live.Active() && p.live.Updates() > 0 {

@@ -33,15 +33,15 @@ type DeepBuilder struct {
 
 // Deep starts a configuration for training the registered network family (see package zoo) with model
 // configuration cfg (NumClasses is set from the class names; InputSize is the training resolution, 224
-// when 0), with DefaultAugment and the options DeepDefaults; config.json records family.Name, by which
-// Load finds it again.
+// when 0), with RecipeAugment(family) and the options DeepRecipe(family) (DeepDefaults with the family's recipe);
+// config.json records family.Name, by which Load finds it again.
 func Deep(family zoo.Spec, cfg models.Config) *DeepBuilder {
 	if cfg.InputSize <= 0 {
 		cfg.InputSize = 224
 	}
 	return &DeepBuilder{family: family, cfg: RunConfig{Kind: "deep", Family: family.Name, Model: cfg,
-		InputSize: cfg.InputSize, Normalization: family.Normalization, Augment: pipeline.DefaultAugment()},
-		opts: DeepDefaults()}
+		InputSize: cfg.InputSize, Normalization: family.Normalization, Augment: RecipeAugment(family)},
+		opts: DeepRecipe(family)}
 }
 
 // Data sets the class names and the training and validation splits (validation may be empty).
@@ -54,7 +54,7 @@ func (d *DeepBuilder) Data(classes []string, train, val []Example) *DeepBuilder 
 // earlier ones: start from DeepDefaults, or from Options to change some.
 func (d *DeepBuilder) With(o Options) *DeepBuilder { d.opts = o; return d }
 
-// Options returns the training options set so far (DeepDefaults unless With was called).
+// Options returns the training options set so far (DeepRecipe(family) unless With was called).
 func (d *DeepBuilder) Options() Options { return d.opts }
 
 // CacheDir keeps decoded, resized pixels there (keyed by file content and size) for later runs and cells.

@@ -30,7 +30,9 @@ type OptimizerOptions struct {
 	// WeightDecay: decoupled for AdamW (w -= lr*wd*w), coupled L2 gradient for SGD (g += wd*w). Applied to
 	// weight matrices and kernels only (rank >= 2), never to biases or normalisation scales.
 	WeightDecay float64 `json:"weight_decay"`
-	// Schedule is "cosine" (decay to MinLRFactor*LR at the end) or "constant".
+	// Schedule is "cosine" (decay to MinLRFactor*LR at the end), "constant" or "onecycle" (fastai's
+	// fit_one_cycle: a cosine rise from LR/25 to LR over the warm-up, OneCycleWarmup of the steps when
+	// WarmupEpochs is 0, then a cosine decay to MinLRFactor*LR).
 	Schedule string `json:"schedule"`
 	// WarmupEpochs of linear warm-up from ~0 to LR (fractional values allowed).
 	WarmupEpochs float64 `json:"warmup_epochs"`
@@ -51,9 +53,9 @@ func (o OptimizerOptions) validate() error {
 		return fmt.Errorf("optimizer %q unknown: use \"adamw\", \"adam\" or \"sgd\"", o.Name)
 	}
 	switch o.Schedule {
-	case "cosine", "constant":
+	case "cosine", "constant", "onecycle":
 	default:
-		return fmt.Errorf("learning-rate schedule %q unknown: use \"cosine\" or \"constant\"", o.Schedule)
+		return fmt.Errorf("learning-rate schedule %q unknown: use \"cosine\", \"constant\" or \"onecycle\"", o.Schedule)
 	}
 	if !(o.LR > 0) || math.IsInf(o.LR, 0) {
 		return fmt.Errorf("learning rate %v must be positive", o.LR)
@@ -65,6 +67,22 @@ func (o OptimizerOptions) validate() error {
 		return fmt.Errorf("adam options out of range (need 0 <= beta < 1, epsilon > 0): %+v", o)
 	}
 	return nil
+}
+
+// OneCycleWarmup is the share of the steps the "onecycle" schedule rises over when WarmupEpochs is 0
+// (fastai's pct_start), and OneCycleDiv the factor its rise starts below LR (fastai's div).
+const (
+	OneCycleWarmup = 0.25
+	OneCycleDiv    = 25.0
+)
+
+// oneCycleWarmupSteps is the length of the "onecycle" rise: the warm-up when one is set, else
+// OneCycleWarmup of the steps (at least 1).
+func oneCycleWarmupSteps(totalSteps, warmupSteps int) int {
+	if warmupSteps > 0 {
+		return min(warmupSteps, totalSteps)
+	}
+	return max(1, int(math.Round(OneCycleWarmup*float64(totalSteps))))
 }
 
 // schedule gives the learning rate of 1-based step s of totalSteps, with warmupSteps of linear warm-up.
@@ -92,6 +110,9 @@ func (s schedule) at(step int64) float64 {
 		return s.sweep.start * math.Pow(s.sweep.end/s.sweep.start, (st-1)/float64(s.sweep.steps))
 	}
 	lr := s.opt.LR
+	if s.opt.Schedule == "onecycle" {
+		return s.oneCycleAt(st)
+	}
 	if s.warmupSteps > 0 && st <= float64(s.warmupSteps) {
 		return lr * st / float64(s.warmupSteps)
 	}
@@ -103,12 +124,43 @@ func (s schedule) at(step int64) float64 {
 	return minLR + 0.5*(lr-minLR)*(1+math.Cos(math.Pi*progress))
 }
 
+// oneCycleAt is the "onecycle" learning rate of (1-based, float) step st: a cosine from LR/OneCycleDiv up to
+// LR over the rise, then a cosine from LR down to MinLRFactor*LR at the last step.
+func (s schedule) oneCycleAt(st float64) float64 {
+	lr, minLR := s.opt.LR, s.opt.MinLRFactor*s.opt.LR
+	rise := float64(oneCycleWarmupSteps(s.totalSteps, s.warmupSteps))
+	if st <= rise {
+		p := st / rise
+		return cosAnneal(lr/OneCycleDiv, lr, p)
+	}
+	fall := math.Max(1, float64(s.totalSteps)-rise)
+	return cosAnneal(lr, minLR, math.Min(1, (st-rise)/fall))
+}
+
+// cosAnneal goes from a (p = 0) to b (p = 1) along half a cosine.
+func cosAnneal(a, b, p float64) float64 { return b + 0.5*(a-b)*(1+math.Cos(math.Pi*p)) }
+
+// cosAnnealGraph is cosAnneal in-graph, p clamped to [0, 1].
+func cosAnnealGraph(a, b float64, p *Node) *Node {
+	g := p.Graph()
+	p = Min(Max(p, ScalarZero(g, dtypes.Float32)), ScalarOne(g, dtypes.Float32))
+	return AddScalar(MulScalar(AddScalar(Cos(MulScalar(p, math.Pi)), 1), 0.5*(a-b)), b)
+}
+
 // graph builds the same formula in-graph from the (already incremented, float32) global step.
 func (s schedule) graph(step *Node) *Node {
 	g := step.Graph()
 	if s.sweep.steps > 0 {
 		rate := math.Log(s.sweep.end/s.sweep.start) / float64(s.sweep.steps)
 		return MulScalar(Exp(MulScalar(AddScalar(step, -1), rate)), s.sweep.start)
+	}
+	if s.opt.Schedule == "onecycle" {
+		lr, minLR := s.opt.LR, s.opt.MinLRFactor*s.opt.LR
+		rise := float64(oneCycleWarmupSteps(s.totalSteps, s.warmupSteps))
+		fall := math.Max(1, float64(s.totalSteps)-rise)
+		up := cosAnnealGraph(lr/OneCycleDiv, lr, DivScalar(step, rise))
+		down := cosAnnealGraph(lr, minLR, DivScalar(AddScalar(step, -rise), fall))
+		return Where(LessOrEqual(step, Scalar(g, dtypes.Float32, rise)), up, down)
 	}
 	lr := Scalar(g, dtypes.Float32, s.opt.LR)
 	out := lr

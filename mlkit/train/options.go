@@ -96,7 +96,8 @@ func (o Options) Betas(beta1, beta2 float64) Options {
 // WeightDecay sets weight decay (decoupled for AdamW, L2 gradient for SGD), applied to kernels only.
 func (o Options) WeightDecay(wd float64) Options { o.Settings.Optimizer.WeightDecay = wd; return o }
 
-// Schedule selects the learning-rate schedule: "cosine" or "constant".
+// Schedule selects the learning-rate schedule: "cosine", "constant" or "onecycle" (see
+// OptimizerOptions.Schedule).
 func (o Options) Schedule(name string) Options { o.Settings.Optimizer.Schedule = name; return o }
 
 // WarmupEpochs sets a linear learning-rate warm-up (fractions of an epoch allowed).

@@ -170,9 +170,9 @@ func (p *Progress) lineLocked() string {
 		}
 		if p.total > 0 && p.done < p.total {
 			eta := time.Duration(float64(p.total-p.done) / rate * float64(time.Second))
-			b.WriteString("  ETA " + shortDuration(eta))
+			b.WriteString("  ETA " + ShortDuration(eta))
 		} else if p.total > 0 {
-			b.WriteString("  in " + shortDuration(elapsed))
+			b.WriteString("  in " + ShortDuration(elapsed))
 		}
 	}
 	if p.msg != "" {
@@ -181,8 +181,9 @@ func (p *Progress) lineLocked() string {
 	return b.String()
 }
 
-// shortDuration prints d as "42s", "3m05s" or "1h02m".
-func shortDuration(d time.Duration) string {
+// ShortDuration prints d as "42s", "3m05s" or "1h02m", as progress lines do: the one format for
+// durations shown next to them (e.g. a trained model's summary line).
+func ShortDuration(d time.Duration) string {
 	s := int64(math.Round(d.Seconds()))
 	switch {
 	case s < 60:

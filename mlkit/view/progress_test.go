@@ -46,8 +46,10 @@ func TestProgressLine(t *testing.T) {
 	if l := q.String(); strings.Contains(l, "[") || !strings.HasPrefix(l, "7") || !strings.Contains(l, "3.50 it/s") {
 		t.Errorf("unknown-total line %q", l)
 	}
-	if got := shortDuration(3725 * time.Second); got != "1h02m" {
-		t.Errorf("shortDuration = %q", got)
+	for d, want := range map[time.Duration]string{42 * time.Second: "42s", 185 * time.Second: "3m05s", 3725 * time.Second: "1h02m"} {
+		if got := ShortDuration(d); got != want {
+			t.Errorf("ShortDuration(%v) = %q, want %q", d, got, want)
+		}
 	}
 	if h := p.htmlLocked("<b>" + line); strings.Contains(h, "<b>") {
 		t.Errorf("progress HTML not escaped: %s", h)

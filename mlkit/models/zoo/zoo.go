@@ -46,6 +46,8 @@ type Spec struct {
 	// Embedder creates an embedder from the network's pretrained weights (or any image embedder, for
 	// models that are not networks of this package's families); nil when it has none.
 	Embedder embed.Factory
+	// Recipe is the network's from-scratch training recipe (see Recipe); nil: train.DeepDefaults as they are.
+	Recipe *Recipe
 }
 
 // Trainable reports whether the network can be trained from scratch (it has a Build).
