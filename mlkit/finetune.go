@@ -47,8 +47,7 @@ func (b *TrainBuilder) FineTune(family string) *TrainBuilder {
 // features; milliseconds each). Call FineTune first.
 func (b *TrainBuilder) FrozenEpochs(n int) *TrainBuilder {
 	b.opts.intIn("FrozenEpochs", n, 1, MaxEpochs)
-	if b.fineTune == nil {
-		b.opts.errs = append(b.opts.errs, fmt.Errorf("FrozenEpochs: call FineTune first: %w", ErrBadOption))
+	if !b.fineTuning("FrozenEpochs") {
 		return b
 	}
 	b.fineTune.frozenEpochs = n
@@ -60,8 +59,7 @@ func (b *TrainBuilder) FrozenEpochs(n int) *TrainBuilder {
 // FineTune first.
 func (b *TrainBuilder) BackboneLRFactor(factor float64) *TrainBuilder {
 	b.opts.floatIn("BackboneLRFactor", factor, 1, MaxBackboneLRFactor)
-	if b.fineTune == nil {
-		b.opts.errs = append(b.opts.errs, fmt.Errorf("BackboneLRFactor: call FineTune first: %w", ErrBadOption))
+	if !b.fineTuning("BackboneLRFactor") {
 		return b
 	}
 	b.fineTune.lrFactor = factor
@@ -71,8 +69,7 @@ func (b *TrainBuilder) BackboneLRFactor(factor float64) *TrainBuilder {
 // Weights sets a fine-tuned model's pretrained weights: a TF.js layers folder (Keras MobileNetV2) or a
 // torchvision state dict in safetensors (ResNet, EfficientNet). Call FineTune first.
 func (b *TrainBuilder) Weights(path string) *TrainBuilder {
-	if b.fineTune == nil {
-		b.opts.errs = append(b.opts.errs, fmt.Errorf("Weights: call FineTune first: %w", ErrBadOption))
+	if !b.fineTuning("Weights") {
 		return b
 	}
 	b.fineTune.weights = path
@@ -136,4 +133,13 @@ func (b *TrainBuilder) fineTuneConfigure(fam zoo.Spec, cfg models.Config, classe
 		}
 		return fineTuneTrainer{f}, f.Planned()
 	}, nil
+}
+
+// fineTuning reports whether FineTune was called, recording an error naming the option when not.
+func (b *TrainBuilder) fineTuning(option string) bool {
+	if b.fineTune == nil {
+		b.opts.errs = append(b.opts.errs, fmt.Errorf("%s: call FineTune first: %w", option, ErrBadOption))
+		return false
+	}
+	return true
 }
