@@ -273,7 +273,7 @@ func (a *App) StatsFor(name string) (*Stats, error) {
 // String renders the stats as a table, one row per class plus a total.
 func (s *Stats) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "app %s: %d inputs, %d unlabelled", s.App, s.Inputs, s.Unlabelled)
+	fmt.Fprintf(&b, "app %s: %s, %d unlabelled", s.App, view.Count(s.Inputs, "input"), s.Unlabelled)
 	if s.Dataset != "" {
 		fmt.Fprintf(&b, "; dataset %s v%d", s.Dataset, s.Version)
 	}
@@ -292,7 +292,7 @@ func (s *Stats) String() string {
 
 // Show displays the stats as a table and a bar chart of inputs per class and split.
 func (s *Stats) Show() error {
-	title := fmt.Sprintf("%s: %d inputs, %d unlabelled", s.App, s.Inputs, s.Unlabelled)
+	title := fmt.Sprintf("%s: %s, %d unlabelled", s.App, view.Count(s.Inputs, "input"), s.Unlabelled)
 	if s.Dataset != "" {
 		title += fmt.Sprintf(" — dataset %s v%d", s.Dataset, s.Version)
 	}

@@ -2,8 +2,10 @@ package mlkit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/visionnb/visionnb/mlkit/eval"
 	"github.com/visionnb/visionnb/mlkit/store"
@@ -104,7 +106,7 @@ func (r *LeakageReport) Show() error {
 		fmt.Println("leakage check: no near-duplicate images across train, validation and test")
 		return nil
 	}
-	g := view.Gallery().Title(fmt.Sprintf("leakage check: %d near-duplicate pairs across splits", len(r.Pairs))).Columns(6).PageSize(36).ThumbSize(112)
+	g := view.Gallery().Title(fmt.Sprintf("leakage check: %s across splits", view.Count(len(r.Pairs), "near-duplicate pair"))).Columns(6).PageSize(36).ThumbSize(112)
 	for _, p := range r.Pairs {
 		for _, x := range []struct {
 			id    int64
@@ -122,43 +124,93 @@ func (r *LeakageReport) Show() error {
 	return err
 }
 
-// warnLeakage prints a warning before a test evaluation when near-duplicates of test images sit in train
-// or validation (the default embedder's cached vectors and the thumbnails' perceptual hashes, by
-// eval.DefaultDuplicateRule; nothing is embedded when vectors are missing). When the check cannot run,
-// it says so and why: the evaluation goes on without it.
-func (a *App) warnLeakage(dataset string, version int, members []store.Member) {
+// ErrLeakage is what App.Test's refusal for leakage matches (errors.Is); the error is a *LeakageError.
+var ErrLeakage = errors.New("test images have near duplicates in train or validation")
+
+// LeakageError is App.Test refusing to evaluate because some test images have near duplicates in train
+// or validation (the score would be optimistic): it names them, and the ways on.
+type LeakageError struct {
+	Dataset string
+	Version int
+	// Pairs are the near-duplicate pairs with a test image, most similar first.
+	Pairs []eval.NearDuplicate
+	// TestImages is how many distinct test images they involve.
+	TestImages int
+}
+
+// Is makes errors.Is(err, ErrLeakage) hold.
+func (e *LeakageError) Is(target error) bool { return target == ErrLeakage }
+
+// Reason says what was found, without the ways on.
+func (e *LeakageError) Reason() string {
+	var ex []string
+	for _, p := range e.Pairs[:min(len(e.Pairs), 3)] {
+		ex = append(ex, fmt.Sprintf("input %d (%s) ~ input %d (%s), cosine %.2f", p.A, p.SplitA, p.B, p.SplitB, p.Similarity))
+	}
+	more := ""
+	if len(e.Pairs) > 3 {
+		more = fmt.Sprintf(", and %d more", len(e.Pairs)-3)
+	}
+	return fmt.Sprintf("%s of %s v%d %s near duplicates in train or validation, so the test score would be optimistic (%s%s)",
+		view.Count(e.TestImages, "test image"), e.Dataset, e.Version, map[bool]string{true: "has", false: "have"}[e.TestImages == 1], strings.Join(ex, "; "), more)
+}
+
+// Error is the message for Go callers: the reason and the ways on.
+func (e *LeakageError) Error() string {
+	return fmt.Sprintf("mlkit: test: %s: look with app.Leakage(mlkit.DefaultEmbedder, %q).Show(), then remove one copy of each pair (app.Remove) and split again, or pass mlkit.AcknowledgeLeakage(reason) to evaluate anyway (the reason is recorded and the result flagged)",
+		e.Reason(), e.Dataset)
+}
+
+// testLeaks returns the near-duplicate pairs between the test split and train or validation (the default
+// embedder's cached vectors and the thumbnails' perceptual hashes, by eval.DefaultDuplicateRule; nothing
+// is embedded when vectors are missing). When the check cannot run, it says so on Messages and why, and
+// returns none: the evaluation goes on without it.
+func (a *App) testLeaks(dataset string, version int, members []store.Member) []eval.NearDuplicate {
 	cached, err := a.st.Embeddings(context.Background(), DefaultEmbedder, nil)
 	if err != nil {
 		fmt.Fprintf(Messages, "⚠ leakage check could not run on %s v%d: reading the cached %s embeddings: %v (check with app.Leakage(mlkit.DefaultEmbedder, %q))\n",
 			dataset, version, DefaultEmbedder, err, dataset)
-		return
+		return nil
 	}
 	splits, missing := splitVectors(members, func(id int64) []float32 { return cached[id] })
 	if len(missing) > 0 {
 		fmt.Fprintf(Messages, "⚠ leakage check could not run on %s v%d: %d of its %d inputs (input %d first) have no cached %s embedding, so the check would be partial; run app.Leakage(mlkit.DefaultEmbedder, %q) to embed them and check\n",
 			dataset, version, len(missing), len(members), missing[0], DefaultEmbedder, dataset)
-		return
+		return nil
 	}
 	if err := a.withHashes(splits); err != nil {
 		fmt.Fprintf(Messages, "⚠ leakage check could not run on %s v%d: %v\n", dataset, version, err)
-		return
+		return nil
 	}
 	pairs, err := eval.NearDuplicates(splits, eval.DefaultDuplicateRule)
 	if err != nil {
 		fmt.Fprintf(Messages, "⚠ leakage check could not run on %s v%d: %v\n", dataset, version, err)
-		return
+		return nil
 	}
-	n := 0
+	var leaks []eval.NearDuplicate
 	for _, p := range pairs {
 		if p.SplitA == string(store.Test) || p.SplitB == string(store.Test) {
-			n++
+			leaks = append(leaks, p)
 		}
 	}
-	if n > 0 {
-		fmt.Fprintf(Messages, "⚠ leakage: %d test images have near-duplicates in train or validation (see app.Leakage(mlkit.DefaultEmbedder, %q)); the test score may be optimistic\n", n, dataset)
-	} else {
-		fmt.Fprintln(Messages, "leakage check: no test image has a near-duplicate in train or validation")
+	if len(leaks) == 0 {
+		fmt.Fprintln(Messages, "leakage check: no test image has a near duplicate in train or validation")
 	}
+	return leaks
+}
+
+// testImagesIn counts the distinct test images in pairs.
+func testImagesIn(pairs []eval.NearDuplicate) int {
+	ids := map[int64]bool{}
+	for _, p := range pairs {
+		if p.SplitA == string(store.Test) {
+			ids[p.A] = true
+		}
+		if p.SplitB == string(store.Test) {
+			ids[p.B] = true
+		}
+	}
+	return len(ids)
 }
 
 // LabelIssue is an input whose given label is likely wrong: out-of-sample predictions confidently put it

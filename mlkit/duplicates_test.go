@@ -2,6 +2,7 @@ package mlkit
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"image"
 	"image/jpeg"
@@ -211,4 +212,57 @@ func TestNearDuplicatesFindPlantedCopies(t *testing.T) {
 	}
 	sort.Strings(near)
 	t.Logf("%d distinct same-class pairs, %d match; the closest: %v", pairs, falsePairs, near[max(0, len(near)-15):])
+
+	// Split keeps every copy with its original: no test image has a near duplicate in train or validation.
+	v, err := app.Split("animals", Fractions(0.7, 0.15, 0.15).WithSeed(7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	members, err := app.st.Members(bg, v.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if leaks := app.testLeaks("animals", v.Number, members); len(leaks) > 0 || v.Regrouped == 0 {
+		t.Errorf("split with near-duplicate groups: %d inputs regrouped, %d pairs still cross into test: %+v", v.Regrouped, len(leaks), leaks[:min(3, len(leaks))])
+	}
+	t.Logf("split: %d inputs moved to join their near duplicates; counts %v", v.Regrouped, v.Counts)
+
+	// A split that ignores them leaks, and Test refuses it until the leak is acknowledged.
+	lv, err := app.Split("leaky", SplitSpec{Fractions: []float64{0.7, 0.15, 0.15}, Seed: 7, Together: map[int64]int64{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if members, err = app.st.Members(bg, lv.ID); err != nil {
+		t.Fatal(err)
+	}
+	leaks := app.testLeaks("leaky", lv.Number, members)
+	if len(leaks) == 0 {
+		t.Fatal("a split that ignores near duplicates: no leak into test found")
+	}
+	if _, err := app.Train("h").Head(DefaultEmbedder).OnDataset("leaky").Epochs(5).Quiet().Run(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.Select("leaky", SplitValidation, MetricAccuracy, "h"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = app.Test("leaky")
+	var le *LeakageError
+	if !errors.Is(err, ErrLeakage) || !errors.As(err, &le) || le.TestImages != testImagesIn(leaks) || !strings.Contains(err.Error(), "mlkit.AcknowledgeLeakage(reason)") {
+		t.Fatalf("Test with %d leaked test images: %v", testImagesIn(leaks), err)
+	}
+	if runs, err := app.st.TestRuns(bg); err != nil || len(runs) != 0 {
+		t.Fatalf("a refused test was recorded: %v %v", runs, err)
+	}
+	e, err := app.Test("leaky", AcknowledgeLeakage("copies planted by the test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Leaked != le.TestImages || !strings.Contains(e.Flag(), "acknowledged (copies planted by the test)") {
+		t.Errorf("acknowledged test: leaked %d, flag %q; want %d and the reason", e.Leaked, e.Flag(), le.TestImages)
+	}
+	again, err := app.Test("leaky")
+	if err != nil || again.ID != e.ID || again.Flag() != e.Flag() {
+		t.Fatalf("re-run of the acknowledged test: %v, %+v; want the recorded, flagged result", err, again)
+	}
+	t.Logf("leaky split: %d pairs with a test image, %d test images; flag %q", len(leaks), le.TestImages, e.Flag())
 }

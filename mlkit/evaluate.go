@@ -30,6 +30,11 @@ type Evaluation struct {
 	// TestOverride is non-empty when this is a test-split evaluation outside the one-time rule (see
 	// App.Test): the reason given. Such results are flagged wherever they are shown.
 	TestOverride string
+	// Leaked is, on a test-split evaluation, how many test images had near duplicates in train or
+	// validation when it ran; LeakAck is the reason given to evaluate anyway (AcknowledgeLeakage). Such
+	// results are flagged too.
+	Leaked  int
+	LeakAck string
 	// RunBy is, for a test-split evaluation, the OS user who ran it, as recorded then ("" when it was
 	// made before mlkit recorded users, and for other splits).
 	RunBy string
@@ -43,6 +48,7 @@ type EvalOption func(*evalOptions)
 type evalOptions struct {
 	threshold float64
 	override  string
+	leakAck   string
 	recompute bool
 	version   int
 }
@@ -67,6 +73,12 @@ func Threshold(t float64) EvalOption { return func(o *evalOptions) { o.threshold
 // that was not selected, a second look at test inputs already evaluated); the reason is recorded with
 // the evaluation and the result is flagged in every report.
 func OverrideTestRule(reason string) EvalOption { return func(o *evalOptions) { o.override = reason } }
+
+// AcknowledgeLeakage lets a test-split evaluation go on although some test images have near duplicates in
+// train or validation (App.Test refuses with a *LeakageError otherwise): the reason and the number of
+// leaked images are recorded with the evaluation, and the result is flagged in every report. The better
+// way out is to remove the copies (app.Leakage(...).Show() shows them) or to split again.
+func AcknowledgeLeakage(reason string) EvalOption { return func(o *evalOptions) { o.leakAck = reason } }
 
 // Recompute evaluates again even when a stored evaluation of the same model and data exists (not
 // allowed on the test split without OverrideTestRule), and runs the model on every image even where its
@@ -186,7 +198,7 @@ func encodeEvaluation(rep *eval.Report, preds eval.Predictions) (repJSON, predJS
 
 func (a *App) loadEvaluation(se store.Evaluation, model string) (*Evaluation, error) {
 	e := &Evaluation{app: a, ID: se.ID, Model: model, Dataset: se.Dataset, Version: se.Version, Split: se.Split,
-		Created: se.Created, TestOverride: se.TestOverride, Reused: true}
+		Created: se.Created, TestOverride: se.TestOverride, Leaked: se.Leaked, LeakAck: se.LeakAck, Reused: true}
 	if err := json.Unmarshal(se.Predictions, &e.Predictions); err != nil {
 		return nil, fmt.Errorf("mlkit: reading evaluation %d: %w", se.ID, err)
 	}
@@ -206,15 +218,23 @@ func (e *Evaluation) WithThreshold(t float64) (*Evaluation, error) {
 
 // Flag is the warning shown with a flagged test result ("" when not flagged).
 func (e *Evaluation) Flag() string {
-	if e.TestOverride == "" {
+	var flags []string
+	if e.TestOverride != "" {
+		flags = append(flags, fmt.Sprintf("test evaluation outside the one-time rule (%s)", e.TestOverride))
+	}
+	if e.Leaked > 0 {
+		flags = append(flags, fmt.Sprintf("%s with near duplicates in train or validation, acknowledged (%s)",
+			view.Count(e.Leaked, "test image"), e.LeakAck))
+	}
+	if len(flags) == 0 {
 		return ""
 	}
-	return fmt.Sprintf("⚠ flagged: test evaluation outside the one-time rule (%s)", e.TestOverride)
+	return "⚠ flagged: " + strings.Join(flags, "; ")
 }
 
 // Title is a one-line description of what was evaluated.
 func (e *Evaluation) Title() string {
-	t := fmt.Sprintf("%s on %s v%d %s (%d images)", e.Model, e.Dataset, e.Version, e.Split, e.Report.Examples)
+	t := fmt.Sprintf("%s on %s v%d %s (%s)", e.Model, e.Dataset, e.Version, e.Split, view.Count(e.Report.Examples, "image"))
 	if f := e.Flag(); f != "" {
 		t += " — " + f
 	}
@@ -380,7 +400,7 @@ func (e *Evaluation) ShowCell(actual, predicted string) error {
 		return fmt.Errorf("mlkit: unknown concept in cell (%q, %q); concepts: %s", actual, predicted, strings.Join(e.Predictions.Classes, ", "))
 	}
 	idx := eval.Cell(e.Predictions, ai, pi)
-	g, err := e.gallery(idx, fmt.Sprintf("%s: actual %s, predicted %s — %d images", e.Title(), actual, predicted, len(idx)))
+	g, err := e.gallery(idx, fmt.Sprintf("%s: actual %s, predicted %s — %s", e.Title(), actual, predicted, view.Count(len(idx), "image")))
 	if err != nil {
 		return err
 	}
@@ -427,7 +447,7 @@ func (e *Evaluation) TopLosses(n int) (*view.GalleryView, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := view.Gallery().Title(fmt.Sprintf("%s: top %d losses", e.Title(), len(idx))).Columns(6).PageSize(36).ThumbSize(128).Add(items...)
+	g := view.Gallery().Title(fmt.Sprintf("%s: top %s", e.Title(), view.Count(len(idx), "loss"))).Columns(6).PageSize(36).ThumbSize(128).Add(items...)
 	classes := e.Predictions.Classes
 	for i, l := range losses {
 		probs := make([]float64, len(classes))

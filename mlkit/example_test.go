@@ -10,8 +10,6 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
-
-	"github.com/visionnb/visionnb/mlkit/store"
 )
 
 // Create an app, upload a folder of photos (one sub-folder per class) and look at the counts.
@@ -104,26 +102,14 @@ func ExampleApp_Evaluate() {
 }
 
 // exampleApp makes an app in a temporary folder with 36 labelled photos (cat, cow, dog), and, when
-// embedded, a DefaultEmbedder vector cached for each (its class's axis plus noise), so that nothing is
+// embedded, a DefaultEmbedder vector cached for each (classEmbeddings), so that nothing is
 // downloaded. Notices go nowhere. cleanup removes it all.
 func exampleApp(embedded bool) (*App, func()) {
 	photos, rm := examplePhotos()
 	app := Must(Create(filepath.Join(photos, "..", "app")))
 	Must(app.Upload().Folder(photos).LabelsFromFolders().Run(context.Background()))
 	if embedded {
-		ctx := context.Background()
-		r := rand.New(rand.NewSource(3))
-		var ids []int64
-		var vecs [][]float32
-		for _, in := range Must(app.Inputs()) {
-			v := make([]float32, 8)
-			for i := range v {
-				v[i] = 0.3 * float32(r.NormFloat64())
-			}
-			v[map[string]int{"cat": 0, "cow": 1, "dog": 2}[filepath.Base(filepath.Dir(in.Source))]] += 3
-			ids, vecs = append(ids, in.ID), append(vecs, v)
-		}
-		Check(app.Store().Tx(ctx, func(tx *store.Tx) error { return tx.PutEmbeddings(ctx, DefaultEmbedder, ids, vecs) }))
+		Check(classEmbeddings(app))
 	}
 	old := Messages
 	Messages = io.Discard

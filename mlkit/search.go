@@ -207,7 +207,7 @@ func (r *Results) Show() error { return r.ShowPage(0) }
 
 // ShowPage displays one page (0-based) of the ranking.
 func (r *Results) ShowPage(page int) error {
-	_, err := r.Gallery(r.Hits).Title(fmt.Sprintf("%s — %d results (%s)", r.Query, len(r.Hits), r.Model)).Page(page).Show()
+	_, err := r.Gallery(r.Hits).Title(fmt.Sprintf("%s — %s (%s)", r.Query, view.Count(len(r.Hits), "result"), r.Model)).Page(page).Show()
 	return err
 }
 
@@ -218,7 +218,7 @@ func (r *Results) Bottom(n int) []search.Hit { return search.Bottom(r.Hits, n) }
 // ShowBottom displays the n lowest-ranked results, worst match first.
 func (r *Results) ShowBottom(n int) error {
 	hits := r.Bottom(n)
-	_, err := r.Gallery(hits).Title(fmt.Sprintf("%s — the %d worst of %d results (%s)", r.Query, len(hits), len(r.Hits), r.Model)).Show()
+	_, err := r.Gallery(hits).Title(fmt.Sprintf("%s — the %d worst of %s (%s)", r.Query, len(hits), view.Count(len(r.Hits), "result"), r.Model)).Show()
 	return err
 }
 

@@ -235,6 +235,11 @@ func TestZeroShotWithTinyCLIP(t *testing.T) {
 	if err := def.ShowBottom(4); err != nil {
 		t.Fatal(err)
 	}
+	for page := range 2 {
+		if err := def.ShowBottomPage(page); err != nil {
+			t.Fatalf("ShowBottomPage(%d): %v", page, err)
+		}
+	}
 	// Review the bottom of the batch to accept, then accept exactly that batch.
 	mid := def.Items[def.Len()/2].Confidence
 	all := def.Len()

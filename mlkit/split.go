@@ -6,7 +6,9 @@ import (
 	"sort"
 
 	"github.com/visionnb/visionnb/mlkit/dataset"
+	"github.com/visionnb/visionnb/mlkit/eval"
 	"github.com/visionnb/visionnb/mlkit/store"
+	"github.com/visionnb/visionnb/mlkit/view"
 )
 
 // Split names one part of a dataset version: SplitTrain, SplitValidation or SplitTest (untyped strings
@@ -39,12 +41,82 @@ func Fractions(train, validation, test float64) SplitSpec {
 // assign new inputs (see dataset.CreateVersion). Running it again with the same spec on the same labelled
 // inputs returns the latest version as is (Version.Reused), so a notebook re-runs without making new
 // versions; a changed spec that only assigned new inputs prints its Version.Warning to Messages.
+//
+// Near duplicates go to one split (so a copy in train cannot leak into test): perceptual hashes of every
+// labelled input, with the default embedder's vectors where all are cached, by eval.DefaultDuplicateRule
+// (see SplitSpec.Together, Version.Regrouped). A spec whose Together is already set is used as is.
 func (a *App) Split(name string, spec SplitSpec) (*Version, error) {
+	if spec.Together == nil {
+		together, err := a.nearDuplicateGroups()
+		if err != nil {
+			return nil, fmt.Errorf("mlkit: split %q: %w", name, err)
+		}
+		spec.Together = together
+	}
 	v, err := dataset.CreateVersion(context.Background(), a.st, name, spec)
 	if err == nil && v.Warning != "" {
 		fmt.Fprintln(Messages, "⚠ "+v.Warning)
 	}
+	if err == nil && v.Regrouped > 0 {
+		fmt.Fprintf(Messages, "split %s v%d: moved %s to join their near duplicates in one split (app.Leakage shows pairs across splits)\n",
+			name, v.Number, view.Count(v.Regrouped, "input"))
+	}
 	return v, err
+}
+
+// maxDuplicateGroupShare is the largest share of the labelled inputs one near-duplicate group may hold
+// and still be kept in one split: a bigger one (a chain through many similar photos, or a folder of
+// near-blank frames) would empty the other splits of its class, so it is left to the stratified split.
+const maxDuplicateGroupShare = 0.1
+
+// nearDuplicateGroups maps every labelled input in a near-duplicate group to the group's smallest id.
+func (a *App) nearDuplicateGroups() (map[int64]int64, error) {
+	ctx := context.Background()
+	labels, err := a.st.ActiveLabels(ctx)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[int64]bool{}
+	set := eval.SplitVectors{}
+	for _, l := range labels {
+		if !seen[l.InputID] {
+			seen[l.InputID] = true
+			set.IDs = append(set.IDs, l.InputID)
+		}
+	}
+	if len(set.IDs) < 2 {
+		return nil, nil
+	}
+	cached, err := a.st.Embeddings(ctx, DefaultEmbedder, set.IDs)
+	if err != nil {
+		return nil, err
+	}
+	if len(cached) == len(set.IDs) {
+		for _, id := range set.IDs {
+			set.Vectors = append(set.Vectors, cached[id])
+		}
+	}
+	sets := []eval.SplitVectors{set}
+	if err := a.withHashes(sets); err != nil {
+		return nil, err
+	}
+	groups, err := eval.DuplicateGroups(sets[0], eval.DefaultDuplicateRule)
+	if err != nil {
+		return nil, err
+	}
+	together := map[int64]int64{}
+	limit := max(2, int(maxDuplicateGroupShare*float64(len(set.IDs))))
+	for _, g := range groups {
+		if len(g) > limit {
+			fmt.Fprintf(Messages, "⚠ split: %s (input %d first) are near duplicates of each other, more than %.0f%% of the labelled inputs: not kept in one split\n",
+				view.Count(len(g), "input"), g[0], 100*maxDuplicateGroupShare)
+			continue
+		}
+		for _, id := range g {
+			together[id] = g[0]
+		}
+	}
+	return together, nil
 }
 
 // CreateDataset is Split under the name the tutorial uses for its first version.
@@ -119,6 +191,6 @@ func (a *App) SplitSample(dataset string, split Split, n int) (*SplitSample, err
 
 // Show displays the sample as a gallery titled with the split's size.
 func (s *SplitSample) Show() error {
-	_, err := s.app.Gallery(s.Inputs, fmt.Sprintf("%s v%d — %s: %d images (showing %d)", s.Dataset, s.Version, s.Split, s.Total, len(s.Inputs))).Show()
+	_, err := s.app.Gallery(s.Inputs, fmt.Sprintf("%s v%d — %s: %s (showing %d)", s.Dataset, s.Version, s.Split, view.Count(s.Total, "image"), len(s.Inputs))).Show()
 	return err
 }

@@ -200,6 +200,18 @@ func (s *Suggestions) ShowBottom(n int) error {
 	return err
 }
 
+// ShowBottomPage displays one page (0-based, 48 a page) of the suggestions least confident first: page
+// 0 is ShowBottom(48), page 1 the next 48 up, and so on, to review a whole batch from its bottom.
+func (s *Suggestions) ShowBottomPage(page int) error {
+	items := s.Bottom(-1)
+	g, err := s.gallery(items, fmt.Sprintf("%d suggested labels, least confident first (%s)", len(items), s.Source))
+	if err != nil {
+		return err
+	}
+	_, err = g.Page(page).Show()
+	return err
+}
+
 // gallery renders items: thumbnail, file name, suggested concept and confidence (uncertain ones marked).
 func (s *Suggestions) gallery(items []Suggestion, title string) (*view.GalleryView, error) {
 	g := view.Gallery().Columns(8).PageSize(48).ThumbSize(112).Title(title)

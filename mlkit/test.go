@@ -274,12 +274,22 @@ func (a *App) evaluateTest(ctx context.Context, m store.Model, dataset string, v
 		e.RunBy = plan.reuse.RunBy
 		return e.WithThreshold(o.threshold)
 	}
-	a.warnLeakage(dataset, v.Number, members)
+	leaked := 0
+	if leaks := a.testLeaks(dataset, v.Number, members); len(leaks) > 0 {
+		leaked = testImagesIn(leaks)
+		if o.leakAck == "" {
+			return nil, &LeakageError{Dataset: dataset, Version: v.Number, Pairs: leaks, TestImages: leaked}
+		}
+		fmt.Fprintf(Messages, "⚠ leakage acknowledged (%s): %s with near duplicates in train or validation; the result is flagged\n", o.leakAck, view.Count(leaked, "test image"))
+	}
 	e, repJSON, predJSON, err := a.computeEvaluation(a, m, members, dataset, v.Number, SplitTest, o)
 	if err != nil {
 		return nil, err
 	}
 	e.TestOverride, e.RunBy = plan.override, currentUser()
+	if leaked > 0 {
+		e.Leaked, e.LeakAck = leaked, o.leakAck
+	}
 	inputs := map[int64]string{}
 	for i, id := range e.Predictions.IDs {
 		inputs[id] = e.Predictions.Classes[e.Predictions.Labels[i]]
@@ -300,7 +310,7 @@ func (a *App) evaluateTest(ctx context.Context, m store.Model, dataset string, v
 			}
 		}
 		e.ID, err = tx.AddEvaluation(ctx, store.Evaluation{ModelID: m.ID, Dataset: dataset, Version: v.Number,
-			Split: store.Test, Report: repJSON, Predictions: predJSON, TestOverride: e.TestOverride})
+			Split: store.Test, Report: repJSON, Predictions: predJSON, TestOverride: e.TestOverride, Leaked: e.Leaked, LeakAck: e.LeakAck})
 		if err != nil {
 			return err
 		}

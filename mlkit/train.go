@@ -749,8 +749,8 @@ func (m *TrainedModel) String() string {
 	case KindFineTune:
 		what = "fine-tuned " + m.Family
 	}
-	line := fmt.Sprintf("%s (%s) on %s v%d: %d epochs in %s (%.0f img/s, %s), validation accuracy %.3f",
-		m.Name, what, m.Dataset, m.Version, s.Epochs, view.ShortDuration(time.Duration(s.Seconds*float64(time.Second))),
+	line := fmt.Sprintf("%s (%s) on %s v%d: %s in %s (%.0f img/s, %s), validation accuracy %.3f",
+		m.Name, what, m.Dataset, m.Version, view.Count(s.Epochs, "epoch"), view.ShortDuration(time.Duration(s.Seconds*float64(time.Second))),
 		s.ExamplesPerSec, s.Backend, s.ValAccuracy)
 	if s.Collapsed {
 		line += fmt.Sprintf("; COLLAPSED: %.0f%% of validation predictions are %q (see train.Collapse)", 100*s.PredictedShare[s.CollapsedTo], s.CollapsedTo)
@@ -858,7 +858,7 @@ func (p *trainProgress) done(res *train.Result) {
 	if p.bar != nil {
 		msg := "done"
 		if res != nil {
-			msg = fmt.Sprintf("done: %d epochs, %s in all", len(res.History), view.ShortDuration(res.Elapsed))
+			msg = fmt.Sprintf("done: %s, %s in all", view.Count(len(res.History), "epoch"), view.ShortDuration(res.Elapsed))
 			if res.BestEpoch > 0 && res.BestEpoch <= len(res.History) {
 				if st := res.History[res.BestEpoch-1]; st.HasVal {
 					msg += fmt.Sprintf(", validation accuracy %.3f", st.ValAccuracy)

@@ -20,6 +20,7 @@ import (
 	"github.com/visionnb/visionnb/mlkit/dataset"
 	"github.com/visionnb/visionnb/mlkit/ingest"
 	"github.com/visionnb/visionnb/mlkit/store"
+	"github.com/visionnb/visionnb/mlkit/view"
 )
 
 // Exit statuses.
@@ -316,7 +317,7 @@ func runCreate(c *cli, _ *flag.FlagSet, args []string) error {
 		return err
 	}
 	return c.emit(map[string]any{"app": app.Name, "dir": app.Dir(), "inputs": n}, func(w io.Writer) {
-		fmt.Fprintf(w, "app %s ready in %s (%d inputs)\n", app.Name, app.Dir(), n)
+		fmt.Fprintf(w, "app %s ready in %s (%s)\n", app.Name, app.Dir(), view.Count(n, "input"))
 	})
 }
 
@@ -447,7 +448,7 @@ func runLabel(c *cli, _ *flag.FlagSet, args []string) error {
 		return err
 	}
 	return c.emit(map[string]any{"concept": c.concept, "inputs": len(ids), "changed": n}, func(w io.Writer) {
-		fmt.Fprintf(w, "labelled %d of %d inputs as %s\n", n, len(ids), c.concept)
+		fmt.Fprintf(w, "labelled %d of %s as %s\n", n, view.Count(len(ids), "input"), c.concept)
 	})
 }
 
@@ -466,7 +467,7 @@ func runUnlabel(c *cli, _ *flag.FlagSet, args []string) error {
 		return err
 	}
 	return c.emit(map[string]any{"concept": c.concept, "inputs": len(ids), "removed": n}, func(w io.Writer) {
-		fmt.Fprintf(w, "removed %d labels from %d inputs\n", n, len(ids))
+		fmt.Fprintf(w, "removed %s from %s\n", view.Count(n, "label"), view.Count(len(ids), "input"))
 	})
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/visionnb/visionnb/mlkit/embed"
 	"github.com/visionnb/visionnb/mlkit/eval"
 	"github.com/visionnb/visionnb/mlkit/search"
+	"github.com/visionnb/visionnb/mlkit/view"
 )
 
 // labellingFlags holds the flags of the labelling commands: search, suggest, label-errors, leakage and
@@ -22,7 +23,7 @@ type labellingFlags struct {
 	text, embedder, weights string
 	like, unselect          stringList
 	top                     int
-	labelAs                 string
+	labelAs, save           string
 	leastConfident          bool
 	concepts, prompt        string
 	accept, min, scale      float64
@@ -54,6 +55,14 @@ func init() {
 				fs.Var(&l.unselect, "unselect", "unselect results by position in the selection, 0-based as listed (repeatable or comma-separated)")
 				fs.StringVar(&l.labelAs, "label-as", "", "label the selection with this concept (the query is recorded as the labels' source)")
 				fs.BoolVar(&l.leastConfident, "least-confident", false, "list the selection worst match first: the ones to double-check")
+				fs.StringVar(&l.save, "save", "", "save the selection (after --top and --unselect) under this name: `mlkit selection show NAME` reopens it")
+			}},
+		command{name: "selection", args: "[ls | show NAME | rm NAME...]", help: "list, reopen (then --unselect, --label-as) or delete search selections saved with `mlkit search --save`", run: runSelection,
+			flags: func(c *cli, fs *flag.FlagSet) {
+				l := &c.lab
+				fs.Var(&l.unselect, "unselect", "with show: unselect by position as listed (repeatable or comma-separated); the selection is saved again")
+				fs.StringVar(&l.labelAs, "label-as", "", "with show: label the selection with this concept (its query is recorded as the labels' source)")
+				fs.BoolVar(&l.leastConfident, "least-confident", false, "with show: list worst match first")
 			}},
 		command{name: "suggest", args: "[--concepts A,B,C]", help: "suggest labels for the unlabelled inputs: from the labelled ones, or zero-shot from concept names (CLIP)", run: runSuggest,
 			flags: func(c *cli, fs *flag.FlagSet) {
@@ -194,6 +203,19 @@ func runSearch(c *cli, _ *flag.FlagSet, args []string) error {
 	if err := sel.Unselect(unselect...); err != nil {
 		return usageError{err.Error()}
 	}
+	if l.save != "" {
+		if err := sel.Save(l.save); err != nil {
+			return usageError{err.Error()}
+		}
+	}
+	return c.emitSelection(sel, len(unselect), l.save)
+}
+
+// emitSelection lists a selection (best first, or worst first with --least-confident), labels it with
+// --label-as, and says under which name it is saved ("" when it is not).
+func (c *cli) emitSelection(sel *mlkit.Selection, unselected int, saved string) error {
+	l := &c.lab
+	res := sel.Results()
 	hits := sel.Hits()
 	rows := make([]hitRow, len(hits))
 	for i, h := range hits {
@@ -204,9 +226,14 @@ func runSearch(c *cli, _ *flag.FlagSet, args []string) error {
 			rows[i], rows[j] = rows[j], rows[i]
 		}
 	}
-	out := map[string]any{"query": res.Query, "embedder": res.Model, "results": res.Len(), "unselected": len(unselect), "selected": rows}
+	out := map[string]any{"query": res.Query, "embedder": res.Model, "results": res.Len(), "unselected": unselected, "selected": rows}
+	if saved != "" {
+		out["saved_as"] = saved
+		out["unselected_total"] = len(sel.Unselected())
+	}
 	labelled := 0
 	if l.labelAs != "" {
+		var err error
 		if labelled, err = sel.LabelAs(l.labelAs); err != nil {
 			return err
 		}
@@ -217,16 +244,96 @@ func runSearch(c *cli, _ *flag.FlagSet, args []string) error {
 		if l.leastConfident {
 			order = "worst first"
 		}
-		fmt.Fprintf(w, "%s with %s: %d results, %d selected (%s; positions are what --unselect takes)\n", res.Query, res.Model, res.Len(), len(rows), order)
+		fmt.Fprintf(w, "%s with %s: %s, %d selected (%s; positions are what --unselect takes)\n", res.Query, res.Model, view.Count(res.Len(), "result"), len(rows), order)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "pos\tid\tfile\tscore\tlabels")
 		for _, r := range rows {
 			fmt.Fprintf(tw, "%d\t%d\t%s\t%.4f\t%s\n", r.Position, r.ID, r.File, r.Score, strings.Join(r.Labels, ","))
 		}
 		_ = tw.Flush()
+		if saved != "" {
+			fmt.Fprintf(w, "saved as selection %q (%s unselected in all): `mlkit selection show %q` reopens it\n", saved, view.Count(len(sel.Unselected()), "input"), saved)
+		}
 		if l.labelAs != "" {
 			fmt.Fprintf(w, "labelled %d of %d selected as %s (source: %s)\n", labelled, len(rows), l.labelAs, res.Query)
 		}
+	})
+}
+
+func runSelection(c *cli, _ *flag.FlagSet, args []string) error {
+	l := &c.lab
+	sub := "ls"
+	if len(args) > 0 {
+		sub, args = args[0], args[1:]
+	}
+	switch {
+	case sub == "ls" && len(args) > 0:
+		return usagef("selection ls takes no arguments")
+	case sub == "show" && len(args) != 1:
+		return usagef("selection show takes one selection NAME")
+	case sub == "rm" && len(args) == 0:
+		return usagef("selection rm needs at least one selection NAME")
+	case sub != "ls" && sub != "show" && sub != "rm":
+		return usagef("selection: unknown subcommand %q (use ls, show or rm)", sub)
+	case sub != "show" && (len(l.unselect) > 0 || l.labelAs != "" || l.leastConfident):
+		return usagef("--unselect, --label-as and --least-confident go with selection show")
+	}
+	unselect, err := positions(l.unselect)
+	if err != nil {
+		return err
+	}
+	app, err := c.openApp()
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	switch sub {
+	case "rm":
+		for _, name := range args {
+			if err := app.DeleteSelection(name); err != nil {
+				return err
+			}
+		}
+		return c.emit(map[string]any{"deleted": args}, func(w io.Writer) {
+			for _, name := range args {
+				fmt.Fprintf(w, "deleted selection %s\n", name)
+			}
+		})
+	case "show":
+		sel, err := app.Selection(args[0])
+		if err != nil {
+			return err
+		}
+		if len(unselect) > 0 {
+			if err := sel.Unselect(unselect...); err != nil {
+				return usageError{err.Error()}
+			}
+			if err := sel.Save(args[0]); err != nil {
+				return err
+			}
+		}
+		return c.emitSelection(sel, len(unselect), args[0])
+	}
+	saved, err := app.SavedSelections()
+	if err != nil {
+		return err
+	}
+	out := []map[string]any{}
+	for _, s := range saved {
+		out = append(out, map[string]any{"name": s.Name, "query": s.Query, "embedder": s.Model, "selected": len(s.Hits),
+			"unselected": len(s.Unselected), "created": s.Created, "updated": s.Updated})
+	}
+	return c.emit(out, func(w io.Writer) {
+		if len(saved) == 0 {
+			fmt.Fprintln(w, "no saved selections (save one with `mlkit search ... --save NAME`)")
+			return
+		}
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "name\tquery\tembedder\tselected\tunselected\tupdated")
+		for _, s := range saved {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n", s.Name, s.Query, s.Model, len(s.Hits), len(s.Unselected), s.Updated.Format("2006-01-02 15:04"))
+		}
+		_ = tw.Flush()
 	})
 }
 
@@ -320,7 +427,7 @@ func runSuggest(c *cli, fs *flag.FlagSet, args []string) error {
 		if l.leastConfident {
 			order = "least confident first"
 		}
-		fmt.Fprintf(w, "%d suggestions (%s); %d kept, %d listed, %s\n", total, sug.Source, sug.Len(), len(rows), order)
+		fmt.Fprintf(w, "%s (%s); %d kept, %d listed, %s\n", view.Count(total, "suggestion"), sug.Source, sug.Len(), len(rows), order)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "id\tfile\tconcept\tconfidence\tmargin")
 		for _, r := range rows {
@@ -328,7 +435,7 @@ func runSuggest(c *cli, fs *flag.FlagSet, args []string) error {
 		}
 		_ = tw.Flush()
 		if accepting {
-			fmt.Fprintf(w, "accepted %d suggestions at confidence >= %g (source: model, %s)\n", accepted, l.accept, sug.Source)
+			fmt.Fprintf(w, "accepted %s at confidence >= %g (source: model, %s)\n", view.Count(accepted, "suggestion"), l.accept, sug.Source)
 		}
 	})
 }
@@ -422,8 +529,8 @@ func runLeakage(c *cli, _ *flag.FlagSet, args []string) error {
 	out := map[string]any{"dataset": rep.Dataset, "version": rep.Version, "embedder": rep.Embedder, "threshold": rep.Threshold, "pairs": rows,
 		"hash_distance": rep.Rule.HashDistance, "combined_distance": rep.Rule.CombinedDistance, "combined_cosine": rep.Rule.CombinedCosine}
 	return c.emit(out, func(w io.Writer) {
-		fmt.Fprintf(w, "%s v%d: %d near-duplicate pairs across splits (cosine >= %g on %s, or perceptual hashes within %d bits, or within %d bits at cosine >= %g)\n",
-			rep.Dataset, rep.Version, len(rows), rep.Threshold, rep.Embedder, rep.Rule.HashDistance, rep.Rule.CombinedDistance, rep.Rule.CombinedCosine)
+		fmt.Fprintf(w, "%s v%d: %s across splits (cosine >= %g on %s, or perceptual hashes within %d bits, or within %d bits at cosine >= %g)\n",
+			rep.Dataset, rep.Version, view.Count(len(rows), "near-duplicate pair"), rep.Threshold, rep.Embedder, rep.Rule.HashDistance, rep.Rule.CombinedDistance, rep.Rule.CombinedCosine)
 		if len(rows) == 0 {
 			return
 		}
@@ -488,7 +595,7 @@ func runCell(c *cli, fs *flag.FlagSet, args []string) error {
 	out := map[string]any{"model": e.Model, "dataset": e.Dataset, "version": e.Version, "split": e.Split,
 		"actual": l.actual, "predicted": l.predicted, "flag": e.Flag(), "inputs": rows}
 	return c.emit(out, func(w io.Writer) {
-		fmt.Fprintf(w, "%s: actual %s, predicted %s: %d images\n", e.Title(), l.actual, l.predicted, len(rows))
+		fmt.Fprintf(w, "%s: actual %s, predicted %s: %s\n", e.Title(), l.actual, l.predicted, view.Count(len(rows), "image"))
 		if len(rows) == 0 {
 			return
 		}

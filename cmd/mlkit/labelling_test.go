@@ -16,6 +16,7 @@ import (
 	"github.com/visionnb/visionnb/mlkit/eval"
 	"github.com/visionnb/visionnb/mlkit/search"
 	"github.com/visionnb/visionnb/mlkit/store"
+	"github.com/visionnb/visionnb/mlkit/view"
 )
 
 // labApp makes the app named name: n noise images in folders cat, cow and dog (labelled from the folders
@@ -134,6 +135,38 @@ func TestCLISearchAndSuggest(t *testing.T) {
 	if r := call("search", "--like", cats[0], "--unselect", "x"); r.code != exitUsage {
 		t.Fatalf("--unselect x: %+v", r)
 	}
+	// A selection saved by one command, reopened, edited and deleted by later ones.
+	var saved searchOut
+	decode(t, call("search", "--like", cats[0]+","+cats[1], "--unlabelled", "--top", "8", "--unselect", "1", "--save", "cats", "--json"), &saved)
+	var shown searchOut
+	decode(t, call("selection", "show", "cats", "--unselect", "0", "--json"), &shown)
+	if len(saved.Selected) != 7 || len(shown.Selected) != 6 || shown.Selected[0].ID != saved.Selected[1].ID || shown.Query != s.Query {
+		t.Fatalf("saved %+v, reopened with position 0 unselected %+v", saved, shown)
+	}
+	var listed []struct {
+		Name                 string
+		Selected, Unselected int
+	}
+	decode(t, call("selection", "ls", "--json"), &listed)
+	if len(listed) != 1 || listed[0].Name != "cats" || listed[0].Selected != 6 || listed[0].Unselected != 2 {
+		t.Fatalf("selection ls: %+v", listed)
+	}
+	if r := call("selection", "show", "dogs"); r.code != exitError || !strings.Contains(r.stderr, `saved: "cats"`) {
+		t.Fatalf("an unknown selection: %+v", r)
+	}
+	if r := call("selection", "ls", "--label-as", "cat"); r.code != exitUsage {
+		t.Fatalf("selection ls --label-as: %+v", r)
+	}
+	if r := call("search", "--like", cats[0], "--save", "bad\tname"); r.code != exitUsage || !strings.Contains(r.stderr, "selection name") {
+		t.Fatalf("--save with a tab: %+v", r)
+	}
+	if r := call("selection", "rm", "cats"); r.code != 0 {
+		t.Fatalf("selection rm: %+v", r)
+	}
+	if r := call("selection", "ls"); r.code != 0 || !strings.Contains(r.stdout, "no saved selections") {
+		t.Fatalf("selection ls after rm: %+v", r)
+	}
+
 	var lab searchOut
 	decode(t, call("search", "--like", cats[0]+","+cats[1], "--unlabelled", "--top", "8", "--unselect", "0", "--unselect", "2,3", "--label-as", "cat", "--json"), &lab)
 	want := []int64{s.Selected[1].ID, s.Selected[4].ID, s.Selected[5].ID, s.Selected[6].ID, s.Selected[7].ID}
@@ -380,7 +413,7 @@ func TestCLILabelErrorsLeakageCell(t *testing.T) {
 		!(leak.Pairs[0].A == trainID && leak.Pairs[0].B == testID || leak.Pairs[0].A == testID && leak.Pairs[0].B == trainID) {
 		t.Fatalf("leakage: %+v, want the pair %d (train) and %d (test)", leak, trainID, testID)
 	}
-	if r := call("leakage", "--dataset", "ds", "--threshold", "0.9999", "--hash-distance", "0", "--combined-distance", "0"); r.code != 0 || !strings.Contains(r.stdout, "1 near-duplicate pairs") {
+	if r := call("leakage", "--dataset", "ds", "--threshold", "0.9999", "--hash-distance", "0", "--combined-distance", "0"); r.code != 0 || !strings.Contains(r.stdout, "1 near-duplicate pair across") {
 		t.Fatalf("leakage (text): %+v", r)
 	}
 	if r := call("leakage", "--dataset", "ds", "--threshold", "0"); r.code != exitUsage {
@@ -412,7 +445,7 @@ func TestCLILabelErrorsLeakageCell(t *testing.T) {
 			}
 		}
 	}
-	if r := call("cell", "--dataset", "ds", "m", "cat", "cat"); r.code != 0 || !strings.Contains(r.stdout, fmt.Sprintf("actual cat, predicted cat: %d images", ev.Confusion[0][0])) {
+	if r := call("cell", "--dataset", "ds", "m", "cat", "cat"); r.code != 0 || !strings.Contains(r.stdout, "actual cat, predicted cat: "+view.Count(ev.Confusion[0][0], "image")) {
 		t.Fatalf("cell MODEL ACTUAL PREDICTED: %+v", r)
 	}
 	if r := call("cell", "--dataset", "ds", "--model", "m", "--actual", "cat", "--predicted", "horse"); r.code != exitError || !strings.Contains(r.stderr, "unknown concept") {
@@ -420,5 +453,24 @@ func TestCLILabelErrorsLeakageCell(t *testing.T) {
 	}
 	if r := call("cell", "--model", "m"); r.code != exitUsage {
 		t.Fatalf("cell without --actual: %+v", r)
+	}
+
+	// The planted near duplicate stops the test evaluation until it is acknowledged.
+	if r := call("select", "--dataset", "ds", "m"); r.code != 0 {
+		t.Fatalf("select: %+v", r)
+	}
+	if r := call("test", "--dataset", "ds"); r.code != exitError || !strings.Contains(r.stderr, "near duplicates in train or validation") ||
+		!strings.Contains(r.stderr, "--acknowledge-leakage") || !strings.Contains(r.stderr, fmt.Sprintf("input %d", testID)) {
+		t.Fatalf("test with a leak: %+v", r)
+	}
+	var final struct {
+		Flag string `json:"flag"`
+	}
+	decode(t, call("test", "--dataset", "ds", "--acknowledge-leakage", "planted by the test", "--json"), &final)
+	if !strings.Contains(final.Flag, "acknowledged (planted by the test)") {
+		t.Fatalf("acknowledged test: flag %q", final.Flag)
+	}
+	if r := call("evaluate", "--dataset", "ds", "--model", "m", "--acknowledge-leakage", "x"); r.code != exitUsage {
+		t.Fatalf("--acknowledge-leakage on validation: %+v", r)
 	}
 }

@@ -34,7 +34,7 @@ func TestCLITestIsAppTestAndWordsTheRuleForTheCLI(t *testing.T) {
 	cacheEmbeddings(t, "rules", mlkit.DefaultEmbedder, 1, func(r *rand.Rand, in mlkit.Input) []float32 {
 		v := make([]float32, 8)
 		for i := range v {
-			v[i] = 0.3 * float32(r.NormFloat64())
+			v[i] = float32(r.NormFloat64())
 		}
 		v[map[string]int{"cat": 0, "cow": 1, "dog": 2}[filepath.Base(filepath.Dir(in.Source))]] += 3
 		return v

@@ -14,6 +14,7 @@ import (
 	"github.com/visionnb/visionnb/mlkit"
 	"github.com/visionnb/visionnb/mlkit/eval"
 	"github.com/visionnb/visionnb/mlkit/train"
+	"github.com/visionnb/visionnb/mlkit/view"
 )
 
 // workflowFlags holds the flags of the training and evaluation commands.
@@ -23,6 +24,7 @@ type workflowFlags struct {
 	size, epochs, batch     int
 	lr, threshold           float64
 	override                string
+	leakAck                 string
 	recompute, replace      bool
 	backend                 string
 	version                 int
@@ -66,6 +68,7 @@ func init() {
 			flags: func(c *cli, fs *flag.FlagSet) {
 				evalFlags(c, fs)
 				fs.StringVar(&c.wf.override, "override", "", "with --split test: reason to evaluate outside the one-time rule (recorded, flagged in every report)")
+				fs.StringVar(&c.wf.leakAck, "acknowledge-leakage", "", "with --split test: reason to evaluate although test images have near duplicates in train or validation (recorded, flagged)")
 			}},
 		command{name: "compare", args: "[MODEL...]", help: "compare models on a split (all trained models by default)", run: runCompare,
 			flags: evalFlags},
@@ -81,6 +84,7 @@ func init() {
 				fs.BoolVar(&c.wf.recompute, "recompute", false, "evaluate again (a second look: needs --override)")
 				intVar(fs, &c.wf.version, "version", 0, 0, maxVersion, "dataset version (0: the latest)")
 				fs.StringVar(&c.wf.override, "override", "", "reason to evaluate outside the one-time rule (recorded, flagged in every report)")
+				fs.StringVar(&c.wf.leakAck, "acknowledge-leakage", "", "reason to evaluate although test images have near duplicates in train or validation (recorded, flagged)")
 			}},
 		command{name: "predict", args: "--model NAME FOLDER", help: "predict every image of a folder; CSV to --out or stdout", run: runPredict,
 			flags: func(c *cli, fs *flag.FlagSet) {
@@ -283,6 +287,9 @@ func (c *cli) evalOpts() []mlkit.EvalOption {
 	if c.wf.override != "" {
 		opts = append(opts, mlkit.OverrideTestRule(c.wf.override))
 	}
+	if c.wf.leakAck != "" {
+		opts = append(opts, mlkit.AcknowledgeLeakage(c.wf.leakAck))
+	}
 	return opts
 }
 
@@ -312,6 +319,7 @@ func (c *cli) versionFlag() string {
 // the command that was run (retry), not mlkit.OverrideTestRule.
 func testRuleError(err error, dataset, retry string) error {
 	var re *mlkit.TestRuleError
+	var le *mlkit.LeakageError
 	switch {
 	case errors.As(err, &re):
 		msg := fmt.Sprintf("%v: %s", mlkit.ErrTestRule, re.Reason())
@@ -322,6 +330,9 @@ func testRuleError(err error, dataset, retry string) error {
 			retry += " --recompute"
 		}
 		return fmt.Errorf("%s; run `%s --override \"reason\"` to test again (the reason is recorded and the result flagged)", msg, retry)
+	case errors.As(err, &le):
+		return fmt.Errorf("%s: see them with `mlkit leakage --dataset %s`, drop one copy of each pair (`mlkit unlabel ID...`) and split again, or run `%s --acknowledge-leakage \"reason\"` to test anyway (recorded, result flagged)",
+			le.Reason(), dataset, retry)
 	case errors.Is(err, mlkit.ErrNoSelection):
 		return fmt.Errorf("%w on %s yet: compare the models on validation and pick one with `mlkit select --dataset %s` first", mlkit.ErrNoSelection, dataset, dataset)
 	}
@@ -362,6 +373,9 @@ func runEvaluate(c *cli, _ *flag.FlagSet, args []string) error {
 	defer app.Close()
 	if c.wf.override != "" && c.wf.split != "test" {
 		return usagef("--override is for --split test only")
+	}
+	if c.wf.leakAck != "" && c.wf.split != "test" {
+		return usagef("--acknowledge-leakage is for --split test only")
 	}
 	e, err := app.Evaluate(c.wf.model, c.dataset, mlkit.Split(c.wf.split), c.evalOpts()...)
 	if err != nil {
@@ -558,6 +572,6 @@ func runExport(c *cli, _ *flag.FlagSet, args []string) error {
 		return err
 	}
 	return c.emit(map[string]any{"dataset": c.dataset, "dir": c.wf.out, "images": n}, func(w io.Writer) {
-		fmt.Fprintf(w, "exported %d images of %s to %s (ImageFolder layout + dataset.csv)\n", n, c.dataset, c.wf.out)
+		fmt.Fprintf(w, "exported %s of %s to %s (ImageFolder layout + dataset.csv)\n", view.Count(n, "image"), c.dataset, c.wf.out)
 	})
 }

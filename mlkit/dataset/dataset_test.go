@@ -464,3 +464,69 @@ func TestSplitAgainReusesAnUnchangedVersion(t *testing.T) {
 		t.Fatalf("changed spec with new inputs: %+v %v", v4, err)
 	}
 }
+
+// TestSplitKeepsGroupsTogether: members of one SplitSpec.Together group end in one split, the earliest
+// any of them was assigned; in a later version an earlier member decides where its new near duplicates
+// go; Together is not part of the spec, so the same spec and inputs reuse the version.
+func TestSplitKeepsGroupsTogether(t *testing.T) {
+	sizes := map[string]int{"a": 40, "b": 40}
+	st := openStoreWith(t, population(sizes))
+	all, err := st.Inputs(ctx, store.InputFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := CreateVersion(ctx, st, "plain", Fractions(0.5, 0.25, 0.25).WithSeed(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	where := assignment(t, st, plain)
+	// Groups of a test, a validation and a train input each (across classes too), and two test inputs.
+	var byS = map[store.Split][]store.Input{}
+	for _, in := range all {
+		byS[where[in.FileName]] = append(byS[where[in.FileName]], in)
+	}
+	together := map[int64]int64{}
+	for g := range 3 {
+		for _, in := range []store.Input{byS[store.Test][g], byS[store.Validation][g], byS[store.Train][g]} {
+			together[in.ID] = int64(g)
+		}
+	}
+	together[byS[store.Test][5].ID], together[byS[store.Test][6].ID] = 9, 9
+	spec := Fractions(0.5, 0.25, 0.25).WithSeed(3)
+	spec.Together = together
+	v, err := CreateVersion(ctx, st, "grouped", spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := assignment(t, st, v)
+	for g := range 3 {
+		for _, in := range []store.Input{byS[store.Test][g], byS[store.Validation][g]} {
+			if got[in.FileName] != store.Train {
+				t.Errorf("group %d: %s in %s, want train with its near duplicate", g, in.FileName, got[in.FileName])
+			}
+		}
+	}
+	if got[byS[store.Test][5].FileName] != store.Test || got[byS[store.Test][6].FileName] != store.Test || v.Regrouped != 6 {
+		t.Errorf("a group within test left test, or %d moved (want 6)", v.Regrouped)
+	}
+	again, err := CreateVersion(ctx, st, "grouped", spec)
+	if err != nil || !again.Reused {
+		t.Fatalf("same spec and inputs: reused %v, %v", again != nil && again.Reused, err)
+	}
+	// A new input joining a test member's group goes to test, whatever its rank says.
+	ids := addInputs(t, st, []string{"a 900", "a 901", "a 902", "a 903"})
+	for _, k := range []string{"a 900", "a 901", "a 902", "a 903"} {
+		together[ids[k]] = 9
+	}
+	spec.Together = together
+	v2, err := CreateVersion(ctx, st, "grouped", spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = assignment(t, st, v2)
+	for _, k := range []string{"a 900", "a 901", "a 902", "a 903"} {
+		if got[k] != store.Test {
+			t.Errorf("new input %s joined a test group but went to %s", k, got[k])
+		}
+	}
+}

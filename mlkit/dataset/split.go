@@ -26,6 +26,12 @@ type SplitSpec struct {
 	// Seed makes the assignment deterministic: the same inputs and seed give the same split, whatever the
 	// order in which the inputs were added.
 	Seed int64 `json:"seed"`
+	// Together groups inputs that must land in one split (near duplicates: a copy in train and another in
+	// test would leak): inputs with the same value are moved, after the stratified assignment, into the
+	// first split (train, then validation, then test) any of them holds, an earlier version's member
+	// deciding for its group. It is not part of the spec's identity (not stored), so a re-run with the same
+	// seed and inputs reuses the version. App.Split fills it from the near-duplicate check.
+	Together map[int64]int64 `json:"-"`
 }
 
 // Counts returns a spec with these train, validation and test sizes and seed 0.
@@ -296,6 +302,9 @@ type Version struct {
 	// Warning is set on a later version made with a spec other than its previous version's: the spec
 	// only assigned the new inputs (every earlier member kept its split), which it says in words.
 	Warning string `json:"warning,omitempty"`
+	// Regrouped is how many new members SplitSpec.Together moved to another split, to join their near
+	// duplicates.
+	Regrouped int `json:"regrouped,omitempty"`
 }
 
 // Total returns the number of members in split.
@@ -436,6 +445,7 @@ func CreateVersion(ctx context.Context, st *store.Store, name string, spec Split
 				}
 			}
 		}
+		result.Regrouped = keepTogether(members, result.Kept, spec.Together)
 		if err := tx.AddMembers(ctx, v.ID, members); err != nil {
 			return err
 		}
@@ -455,6 +465,49 @@ func CreateVersion(ctx context.Context, st *store.Store, name string, spec Split
 		return nil, fmt.Errorf("dataset: creating a version of %q (%s): %w", name, spec, err)
 	}
 	return result, nil
+}
+
+// keepTogether moves the new members (those from index kept on) of every group of together into one
+// split: the first split an earlier member of the group holds, else the first split of any of its
+// members (train before validation before test, so a test split never keeps half a group). It returns
+// how many members it moved.
+func keepTogether(members []store.Member, kept int, together map[int64]int64) int {
+	if len(together) == 0 {
+		return 0
+	}
+	order := map[store.Split]int{}
+	for i, s := range store.Splits {
+		order[s] = i
+	}
+	type target struct {
+		split store.Split
+		fixed bool // decided by an earlier version's member
+	}
+	targets := map[int64]target{}
+	for i, m := range members {
+		g, ok := together[m.InputID]
+		if !ok {
+			continue
+		}
+		t, seen := targets[g]
+		old := i < kept
+		switch {
+		case !seen, old && !t.fixed, old == t.fixed && order[m.Split] < order[t.split]:
+			targets[g] = target{split: m.Split, fixed: old}
+		}
+	}
+	moved := 0
+	for i := kept; i < len(members); i++ {
+		g, ok := together[members[i].InputID]
+		if !ok {
+			continue
+		}
+		if t := targets[g]; members[i].Split != t.split {
+			members[i].Split = t.split
+			moved++
+		}
+	}
+	return moved
 }
 
 // sameSpecJSON reports whether a stored spec (JSON) is spec.

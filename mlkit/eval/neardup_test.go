@@ -58,3 +58,30 @@ func sqrt1m(c float32) float32 {
 	}
 	return r
 }
+
+// TestDuplicateGroupsChainsPairs: pairs chain into groups (1~2 by hash, 2~3 by cosine makes {1,2,3});
+// singletons are left out; hashes alone use only the hash clauses; neither is an error.
+func TestDuplicateGroupsChainsPairs(t *testing.T) {
+	rule := DuplicateRule{Cosine: 0.97, HashDistance: 8, CombinedDistance: 20, CombinedCosine: 0.85}
+	bits := func(n int) phash.Hash { return phash.Hash(1)<<uint(n) - 1 }
+	pair := func(h phash.Hash) phash.Pair { return phash.Pair{Hash: h, Mirror: h} }
+	set := SplitVectors{IDs: []int64{1, 2, 3, 4, 5, 6},
+		Vectors: [][]float32{{1, 0}, {0.6, 0.8}, {0.6, 0.8}, {0, 1}, {-1, 0}, {-1, 0.01}},
+		Hashes:  []phash.Pair{pair(0), pair(bits(4)), pair(bits(60)), pair(bits(30)), pair(bits(45) << 19), pair(bits(40))}}
+	groups, err := DuplicateGroups(set, rule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 1~2: hash 4 bits; 2~3: cosine 1; 5~6: cosine 0.99995; 4 alone (cosine 0.8 to 2 and 3, hashes far).
+	if len(groups) != 2 || len(groups[0]) != 3 || groups[0][0] != 1 || groups[0][2] != 3 || len(groups[1]) != 2 || groups[1][0] != 5 {
+		t.Fatalf("groups %v, want [1 2 3] and [5 6]", groups)
+	}
+	set.Vectors = nil
+	if groups, err = DuplicateGroups(set, rule); err != nil || len(groups) != 1 || len(groups[0]) != 2 || groups[0][1] != 2 {
+		t.Fatalf("hashes alone: groups %v (%v), want [1 2]", groups, err)
+	}
+	set.Hashes = nil
+	if _, err := DuplicateGroups(set, rule); err == nil {
+		t.Fatal("neither vectors nor hashes: no error")
+	}
+}

@@ -30,13 +30,15 @@ const (
 	KindDataset Kind = "dataset"
 	KindModel   Kind = "model"
 	KindApp     Kind = "app"
+	// KindSelection names a search selection saved in an app.
+	KindSelection Kind = "selection"
 )
 
 // Check validates name as a name of kind, returning an error that quotes the name and says the rule.
 func Check(kind Kind, name string) error {
 	var why string
 	switch kind {
-	case KindConcept, KindDataset:
+	case KindConcept, KindDataset, KindSelection:
 		why = labelProblem(name)
 	case KindModel, KindApp:
 		why = fileProblem(name)

@@ -10,14 +10,24 @@ import (
 type Selection struct {
 	// Query describes how the ranking was made (e.g. `text:"a horse"` or `images:12,40`); it is
 	// recorded as the labels' source detail so they can be audited or undone.
-	Query string
-	hits  []Hit
+	Query      string
+	hits       []Hit
+	unselected []Hit
 }
 
 // NewSelection wraps a ranking (best first).
 func NewSelection(query string, ranking []Hit) *Selection {
 	return &Selection{Query: query, hits: append([]Hit(nil), ranking...)}
 }
+
+// Restore rebuilds a selection saved earlier: its hits (best first) and the hits unselected from it.
+func Restore(query string, hits, unselected []Hit) *Selection {
+	return &Selection{Query: query, hits: append([]Hit(nil), hits...), unselected: append([]Hit(nil), unselected...)}
+}
+
+// Unselected returns the hits removed by Unselect / UnselectIDs, in the order they were removed (what a
+// person said is not a match, which a saved selection keeps).
+func (s *Selection) Unselected() []Hit { return s.unselected }
 
 // Hits returns the selected hits, best first.
 func (s *Selection) Hits() []Hit { return s.hits }
@@ -61,7 +71,9 @@ func (s *Selection) Unselect(positions ...int) error {
 	}
 	kept := s.hits[:0:0]
 	for i, h := range s.hits {
-		if !drop[i] {
+		if drop[i] {
+			s.unselected = append(s.unselected, h)
+		} else {
 			kept = append(kept, h)
 		}
 	}
@@ -86,7 +98,9 @@ func (s *Selection) UnselectIDs(ids ...int64) error {
 	}
 	kept := s.hits[:0:0]
 	for _, h := range s.hits {
-		if !drop[h.ID] {
+		if drop[h.ID] {
+			s.unselected = append(s.unselected, h)
+		} else {
 			kept = append(kept, h)
 		}
 	}

@@ -17,6 +17,8 @@ var migrations = []Migration{
 	{Name: "models: deleted models that were tested keep their test evaluations", SQL: schemaModelsDeleted},
 	{Name: "test runs: who evaluated which model on which test inputs, when", SQL: schemaTestRuns},
 	{Name: "perceptual hashes of the inputs' thumbnails, for the near-duplicate check", SQL: schemaPerceptualHashes},
+	{Name: "evaluations: test results made despite near-duplicate leaks, and why", SQL: schemaLeakAcknowledged},
+	{Name: "search selections saved by name", SQL: schemaSearchSelections},
 }
 
 // SchemaVersion returns the schema version a freshly opened store has: the number of known migrations.
@@ -161,5 +163,26 @@ CREATE TABLE perceptual_hashes (
 	input_id INTEGER PRIMARY KEY REFERENCES inputs(id) ON DELETE CASCADE,
 	hash     INTEGER NOT NULL, -- the 64 bits of phash.Hash, as SQLite's signed integer
 	mirror   INTEGER NOT NULL  -- the hash of the mirror image
+);
+`
+
+// schemaLeakAcknowledged records on a test-split evaluation how many test images had near duplicates in
+// train or validation when it ran, and the reason the user gave for evaluating anyway.
+const schemaLeakAcknowledged = `
+ALTER TABLE evaluations ADD COLUMN leaked INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE evaluations ADD COLUMN leak_ack TEXT NOT NULL DEFAULT '';
+`
+
+// schemaSearchSelections keeps search selections under a name, so that one notebook cell can look at a
+// selection and the next one label it (GoNB runs each cell as a new program).
+const schemaSearchSelections = `
+CREATE TABLE search_selections (
+	name       TEXT PRIMARY KEY,
+	query      TEXT NOT NULL,
+	model      TEXT NOT NULL,
+	hits       TEXT NOT NULL, -- JSON: [{"id":..,"score":..}], the selected inputs, best first
+	unselected TEXT NOT NULL, -- JSON: the same for the inputs unselected from it
+	created_at TEXT NOT NULL,
+	updated_at TEXT NOT NULL
 );
 `

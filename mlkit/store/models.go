@@ -175,12 +175,16 @@ type Evaluation struct {
 	// TestOverride is set on a test-split evaluation that was not the selected model's first: the reason
 	// the user gave for it.
 	TestOverride string
+	// Leaked is, on a test-split evaluation, how many test images had near duplicates in train or
+	// validation; LeakAck the reason the user gave for evaluating anyway.
+	Leaked  int
+	LeakAck string
 }
 
 // AddEvaluation records an evaluation and returns its id.
 func (t *Tx) AddEvaluation(ctx context.Context, e Evaluation) (int64, error) {
-	res, err := t.tx.ExecContext(ctx, `INSERT INTO evaluations(model_id, dataset, version, split, report, predictions, created_at, test_override)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, e.ModelID, e.Dataset, e.Version, string(e.Split), string(e.Report), []byte(e.Predictions), Now(), e.TestOverride)
+	res, err := t.tx.ExecContext(ctx, `INSERT INTO evaluations(model_id, dataset, version, split, report, predictions, created_at, test_override, leaked, leak_ack)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.ModelID, e.Dataset, e.Version, string(e.Split), string(e.Report), []byte(e.Predictions), Now(), e.TestOverride, e.Leaked, e.LeakAck)
 	if err != nil {
 		return 0, fmt.Errorf("store: saving evaluation: %w", err)
 	}
@@ -190,7 +194,7 @@ func (t *Tx) AddEvaluation(ctx context.Context, e Evaluation) (int64, error) {
 // Evaluations lists evaluations matching the non-zero fields of the filter (model, dataset, version,
 // split), oldest first.
 func (s *Store) Evaluations(ctx context.Context, modelID int64, dataset string, version int, split Split) ([]Evaluation, error) {
-	q := `SELECT id, model_id, dataset, version, split, report, predictions, created_at, test_override FROM evaluations WHERE 1=1`
+	q := `SELECT id, model_id, dataset, version, split, report, predictions, created_at, test_override, leaked, leak_ack FROM evaluations WHERE 1=1`
 	var args []any
 	if modelID != 0 {
 		q += ` AND model_id = ?`
@@ -218,7 +222,7 @@ func (s *Store) Evaluations(ctx context.Context, modelID int64, dataset string, 
 		var e Evaluation
 		var split, report, created string
 		var preds []byte
-		if err := rows.Scan(&e.ID, &e.ModelID, &e.Dataset, &e.Version, &split, &report, &preds, &created, &e.TestOverride); err != nil {
+		if err := rows.Scan(&e.ID, &e.ModelID, &e.Dataset, &e.Version, &split, &report, &preds, &created, &e.TestOverride, &e.Leaked, &e.LeakAck); err != nil {
 			return nil, err
 		}
 		e.Split, e.Report, e.Predictions = Split(split), json.RawMessage(report), json.RawMessage(preds)

@@ -176,8 +176,8 @@ func (s *Store) Evaluation(ctx context.Context, id int64) (Evaluation, error) {
 	var e Evaluation
 	var split, report, created string
 	var preds []byte
-	err := s.db.QueryRowContext(ctx, `SELECT id, model_id, dataset, version, split, report, predictions, created_at, test_override
-		FROM evaluations WHERE id = ?`, id).Scan(&e.ID, &e.ModelID, &e.Dataset, &e.Version, &split, &report, &preds, &created, &e.TestOverride)
+	err := s.db.QueryRowContext(ctx, `SELECT id, model_id, dataset, version, split, report, predictions, created_at, test_override, leaked, leak_ack
+		FROM evaluations WHERE id = ?`, id).Scan(&e.ID, &e.ModelID, &e.Dataset, &e.Version, &split, &report, &preds, &created, &e.TestOverride, &e.Leaked, &e.LeakAck)
 	if errors.Is(err, sql.ErrNoRows) {
 		return e, fmt.Errorf("store: evaluation #%d: %w", id, ErrNotFound)
 	}

@@ -160,7 +160,7 @@ func (c *CellsView) renderHTML(rc *renderCtx) string {
 	}
 	if len(diag) > 0 {
 		fmt.Fprintf(&b, `<details class="mlkv-diag" style="margin:2px 0"><summary style="%s">%s</summary><div style="margin:0 0 0 16px">`,
-			stySummary, esc(fmt.Sprintf("correct predictions (the diagonal): %d %s in %d %s", diagItems, plural(diagItems, "image"), len(diag), plural(len(diag), "cell"))))
+			stySummary, esc(fmt.Sprintf("correct predictions (the diagonal): %s in %s", Count(diagItems, "image"), Count(len(diag), "cell"))))
 		for _, k := range diag {
 			c.writeCell(&b, rc, base, k, rows, cols)
 		}
@@ -187,7 +187,7 @@ func (c *CellsView) writeCell(b *strings.Builder, rc *renderCtx, base string, k 
 	}
 	shown := items[:min(len(items), limit)]
 	fmt.Fprintf(b, `<details id="%s-%d-%d" class="mlkv-cell-list" style="margin:2px 0"><summary style="%s">%s</summary>`,
-		base, k[0], k[1], stySummary, esc(fmt.Sprintf("actual %s, predicted %s: %d %s", rows[k[0]], cols[k[1]], total, plural(total, "image"))))
+		base, k[0], k[1], stySummary, esc(fmt.Sprintf("actual %s, predicted %s: %s", rows[k[0]], cols[k[1]], Count(total, "image"))))
 	g := Gallery().PageSize(0).ThumbSize(c.thumb).Columns(8).Add(shown...).HidePaging() // the line above counts them
 	b.WriteString(`<div style="margin:4px 0 8px 16px">`)
 	b.WriteString(g.renderHTML(rc))
@@ -199,12 +199,4 @@ func (c *CellsView) writeCell(b *strings.Builder, rc *renderCtx, base string, k 
 		fmt.Fprintf(b, `<div class="mlkv-note" style="%s">%s</div>`, styNote, esc(note))
 	}
 	b.WriteString(`</div></details>`)
-}
-
-// plural returns word, with an "s" unless n is 1.
-func plural(n int, word string) string {
-	if n == 1 {
-		return word
-	}
-	return word + "s"
 }
