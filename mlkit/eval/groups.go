@@ -37,8 +37,7 @@ func DuplicateGroups(set SplitVectors, rule DuplicateRule) ([][]int64, error) {
 	for i := range parent {
 		parent[i] = i
 	}
-	var find func(int) int
-	find = func(i int) int {
+	find := func(i int) int {
 		for parent[i] != i {
 			parent[i] = parent[parent[i]]
 			i = parent[i]
