@@ -43,8 +43,10 @@ func Fractions(train, validation, test float64) SplitSpec {
 // versions; a changed spec that only assigned new inputs prints its Version.Warning to Messages.
 //
 // Near duplicates go to one split (so a copy in train cannot leak into test): perceptual hashes of every
-// labelled input, with the default embedder's vectors where all are cached, by eval.DefaultDuplicateRule
-// (see SplitSpec.Together, Version.Regrouped). A spec whose Together is already set is used as is.
+// labelled input and the default embedder's vectors, by eval.DefaultDuplicateRule, the rule App.Test's
+// leak check applies (see SplitSpec.Together, Version.Regrouped). Inputs without a cached vector are
+// embedded first (App.Embed(DefaultEmbedder), with its progress line); where that fails (no weights
+// offline) the split groups by hash alone and says so. A spec whose Together is already set is used as is.
 func (a *App) Split(name string, spec SplitSpec) (*Version, error) {
 	if spec.Together == nil {
 		together, err := a.nearDuplicateGroups()
@@ -90,6 +92,15 @@ func (a *App) nearDuplicateGroups() (map[int64]int64, error) {
 	cached, err := a.st.Embeddings(ctx, DefaultEmbedder, set.IDs)
 	if err != nil {
 		return nil, err
+	}
+	if len(cached) < len(set.IDs) {
+		// The leak check before the test evaluation compares embeddings too: a split made on hashes alone
+		// would be refused there for look-alikes (a photo shot twice) it could have kept together.
+		if _, err := a.Embed(DefaultEmbedder); err != nil {
+			fmt.Fprintf(Messages, "⚠ split: near duplicates found by perceptual hash only: %v\n", err)
+		} else if cached, err = a.st.Embeddings(ctx, DefaultEmbedder, set.IDs); err != nil {
+			return nil, err
+		}
 	}
 	if len(cached) == len(set.IDs) {
 		for _, id := range set.IDs {

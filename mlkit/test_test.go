@@ -64,7 +64,13 @@ func putEmbeddings(t *testing.T, app *App) {
 // classEmbeddings caches an 8-d DefaultEmbedder vector for every input without one: its class's axis
 // (the class read from the upload folder: cat, cow or dog) times 3 plus unit noise, so classes separate
 // while no two photos come near the near-duplicate rule's cosine (same-class pairs score about 0.5).
-func classEmbeddings(app *App) error {
+func classEmbeddings(app *App) error { return putClassVectors(app, 1, false) }
+
+// putClassVectors caches for every input (every one when all, else those without one) the 8-d
+// DefaultEmbedder vector of classEmbeddings with noise of that standard deviation: at 0.3 the classes are
+// cleanly separable (and same-class photos are near duplicates by cosine, so use it only where the split
+// does not matter).
+func putClassVectors(app *App, noise float64, all bool) error {
 	ctx := context.Background()
 	ins, err := app.Inputs()
 	if err != nil {
@@ -74,16 +80,20 @@ func classEmbeddings(app *App) error {
 	if err != nil {
 		return err
 	}
-	r := rand.New(rand.NewSource(3))
+	// Seeded by how many are cached, so inputs added later do not repeat the earlier inputs' vectors.
+	r := rand.New(rand.NewSource(3 + int64(len(cached))))
+	if all {
+		r = rand.New(rand.NewSource(3))
+	}
 	var ids []int64
 	var vecs [][]float32
 	for _, in := range ins {
-		if _, ok := cached[in.ID]; ok {
+		if _, ok := cached[in.ID]; ok && !all {
 			continue
 		}
 		v := make([]float32, 8)
 		for i := range v {
-			v[i] = float32(r.NormFloat64())
+			v[i] = float32(noise * r.NormFloat64())
 		}
 		v[map[string]int{"cat": 0, "cow": 1, "dog": 2}[filepath.Base(filepath.Dir(in.Source))]] += 3
 		ids, vecs = append(ids, in.ID), append(vecs, v)
