@@ -19,6 +19,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
 	"github.com/visionnb/visionnb/mlkit/internal/atomicfile"
 	"github.com/visionnb/visionnb/mlkit/internal/vecmath"
+	"github.com/visionnb/visionnb/mlkit/models/efficientnet"
 	"github.com/visionnb/visionnb/mlkit/models/resnet"
 )
 
@@ -133,6 +134,7 @@ func (e *engine) newContext() {
 	e.ctx = context.New()
 	if e.config.ZeroInitResidual {
 		e.ctx.SetParam(resnet.ParamZeroInitResidual, true)
+		e.ctx.SetParam(efficientnet.ParamZeroInitResidual, true)
 	}
 }
 

@@ -55,8 +55,9 @@ type Settings struct {
 	Dataset string `json:"dataset,omitempty"`
 	// ClipNorm rescales each step's gradients to this global L2 norm when they are longer (0: off).
 	ClipNorm float64 `json:"clip_norm,omitempty"`
-	// ZeroInitResidual zero-initialises the last batch-norm scale of every residual block (ResNet families,
-	// torchvision's zero_init_residual), so that each block starts as the identity. false: the old init.
+	// ZeroInitResidual zero-initialises the last batch-norm scale of every residual block (ResNet:
+	// torchvision's zero_init_residual; EfficientNet: timm's zero_init_last), so that each block starts as
+	// the identity. false: the old init.
 	ZeroInitResidual bool `json:"zero_init_residual,omitempty"`
 }
 
@@ -135,8 +136,9 @@ func (o Options) Dataset(desc string) Options { o.Settings.Dataset = desc; retur
 // ClipNorm clips each step's gradients to a global L2 norm of at most n (0 turns clipping off).
 func (o Options) ClipNorm(n float64) Options { o.Settings.ClipNorm = n; return o }
 
-// ZeroInitResidual starts every residual block of a ResNet as the identity (its last batch-norm scale
-// zero, torchvision's zero_init_residual=True); families without residual blocks ignore it.
+// ZeroInitResidual starts every residual block of a ResNet or EfficientNet as the identity (its last
+// batch-norm scale zero: torchvision's zero_init_residual=True, timm's zero_init_last); families without
+// residual blocks ignore it.
 func (o Options) ZeroInitResidual() Options { o.Settings.ZeroInitResidual = true; return o }
 
 // OutputDir saves config.json, history.json and checkpoints there, and resumes an interrupted run found

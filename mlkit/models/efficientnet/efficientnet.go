@@ -98,6 +98,12 @@ const (
 	ParamBNMomentum = "efficientnet_bn_momentum" // PyTorch convention: weight of the new batch statistic
 )
 
+// ParamZeroInitResidual is the context hyperparameter (bool, default false) that zero-initialises the
+// projection BN scale of every MBConv block with a residual connection, so each starts as the identity
+// (timm's zero_init_last for EfficientNet blocks; torchvision does not). It changes only the initial
+// weights: pretrained weights load the same either way.
+const ParamZeroInitResidual = "efficientnet_zero_init_residual"
+
 // Config returns the models.Config of EfficientNet-B<variant> (0..7) with 1000 classes: its width and
 // depth multipliers, resolution, dropout and torchvision's stochastic-depth rate. Change the head with
 // .Classes(n). It panics for variants outside 0..7 (a programming error).
@@ -170,13 +176,19 @@ func TorchName(scope, name string) string { return nn.TorchName(scope, name) }
 
 type builder struct {
 	eps, momentum float64
+	zeroInit      bool // ParamZeroInitResidual
 }
 
 // convBNAct is torchvision's Conv2dNormActivation: conv (no bias) in scope "0", BN in scope "1",
 // then SiLU when act.
 func (b builder) convBNAct(ctx *context.Context, x *Node, filters, kernel, stride int, act bool) *Node {
+	return b.convBN(ctx, x, filters, kernel, stride, act, false)
+}
+
+// convBN is convBNAct with the BN scale zero-initialised when zeroScale.
+func (b builder) convBN(ctx *context.Context, x *Node, filters, kernel, stride int, act, zeroScale bool) *Node {
 	y := nn.Conv2D(ctx.In("0"), x).Filters(filters).KernelSize(kernel).Stride(stride).Done()
-	y = nn.BatchNorm(ctx.In("1"), y).Epsilon(b.eps).Momentum(b.momentum).Done()
+	y = nn.BatchNorm(ctx.In("1"), y).Epsilon(b.eps).Momentum(b.momentum).ZeroInitScale(zeroScale).Done()
 	if act {
 		y = activations.Swish(y)
 	}
@@ -212,8 +224,9 @@ func (b builder) mbConv(ctx *context.Context, x *Node, s Stage, in, stride int, 
 	}
 	y = b.depthwiseBNAct(next(), y, s.Kernel, stride)
 	y = nn.SqueezeExcite(next(), y, max(1, in/4))
-	y = b.convBNAct(next(), y, s.Out, 1, 1, false)
-	if stride == 1 && in == s.Out {
+	residual := stride == 1 && in == s.Out
+	y = b.convBN(next(), y, s.Out, 1, 1, false, residual && b.zeroInit)
+	if residual {
 		y = Add(nn.DropPath(ctx, y, dropPath), x)
 	}
 	return y
@@ -238,7 +251,7 @@ func Build(ctx *context.Context, images *Node, cfg models.Config) *Node {
 		depth = 1
 	}
 	eps, momentum := bnParams(ctx, width, depth)
-	b := builder{eps: eps, momentum: momentum}
+	b := builder{eps: eps, momentum: momentum, zeroInit: context.GetParamOr(ctx, ParamZeroInitResidual, false)}
 	stages := ScaledStages(width, depth)
 	g := images.Graph()
 	features := ctx.In("features")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -323,3 +324,52 @@ func benchmarkTrain(b *testing.B, batch, size int) {
 }
 
 func BenchmarkTrain64Batch8(b *testing.B) { benchmarkTrain(b, 8, 64) }
+
+// TestZeroInitResidual: with ParamZeroInitResidual the projection BN scale of each of B0's 9 MBConv blocks
+// with a residual connection starts at 0 (timm's zero_init_last), every other BN scale at 1; without it,
+// all start at 1 (torchvision's init).
+func TestZeroInitResidual(t *testing.T) {
+	b := newBackend(t)
+	for _, zero := range []bool{false, true} {
+		ctx := context.New()
+		ctx.SetParam(efficientnet.ParamZeroInitResidual, zero)
+		declare(b, ctx, models.New().Classes(5), 32)
+		if err := ctx.InitializeVariables(b, nil); err != nil {
+			t.Fatal(err)
+		}
+		zeros, ones := 0, 0
+		for v := range ctx.IterVariables() {
+			if v.Name() != "weight" || !strings.HasSuffix(v.Scope(), "/1") || !strings.Contains(v.Scope(), "/block/") {
+				continue
+			}
+			value, err := v.Value()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if value.Shape().Rank() != 1 {
+				continue // a convolution kernel, not a BN scale
+			}
+			vals := tensors.MustCopyFlatData[float32](value)
+			switch {
+			case allEqual(vals, 0):
+				zeros++
+			case allEqual(vals, 1):
+				ones++
+			default:
+				t.Fatalf("zero=%v: %s/%s starts at %v..., want all 0 or all 1", zero, v.Scope(), v.Name(), vals[:3])
+			}
+		}
+		if wantZeros := map[bool]int{false: 0, true: 9}[zero]; zeros != wantZeros || ones == 0 {
+			t.Errorf("zero=%v: %d block BN scales start at 0 (want %d), %d at 1", zero, zeros, wantZeros, ones)
+		}
+	}
+}
+
+func allEqual(vals []float32, x float32) bool {
+	for _, v := range vals {
+		if v != x {
+			return false
+		}
+	}
+	return true
+}
