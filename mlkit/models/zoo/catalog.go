@@ -53,7 +53,8 @@ var (
 		ZeroInitResidual: true, CropScaleMin: 0.75,
 		Note: "AdamW 3e-3, 1 warm-up epoch, cosine, label smoothing 0.1, zero-init residual, crops of 75-100%"}
 	efficientnetRecipe = Recipe{Optimizer: "adamw", LR: 3e-3, Schedule: "cosine", WarmupEpochs: 1, LabelSmoothing: 0.1,
-		CropScaleMin: 0.75, Note: "AdamW 3e-3, 1 warm-up epoch, cosine, label smoothing 0.1, crops of 75-100%"}
+		ZeroInitResidual: true, CropScaleMin: 0.75,
+		Note: "AdamW 3e-3, 1 warm-up epoch, cosine, label smoothing 0.1, zero-init residual (timm's zero_init_last), crops of 75-100%"}
 )
 
 // must unwraps a family constructor that the catalog asks for with valid arguments.
