@@ -96,10 +96,14 @@ func (a *App) nearDuplicateGroups() (map[int64]int64, error) {
 	if len(cached) < len(set.IDs) {
 		// The leak check before the test evaluation compares embeddings too: a split made on hashes alone
 		// would be refused there for look-alikes (a photo shot twice) it could have kept together.
-		if _, err := a.Embed(DefaultEmbedder); err != nil {
+		if emb, err := a.Embed(DefaultEmbedder); err != nil {
 			fmt.Fprintf(Messages, "⚠ split: near duplicates found by perceptual hash only: %v\n", err)
-		} else if cached, err = a.st.Embeddings(ctx, DefaultEmbedder, set.IDs); err != nil {
-			return nil, err
+		} else {
+			for _, id := range set.IDs {
+				if v := emb.Vector(id); v != nil {
+					cached[id] = v
+				}
+			}
 		}
 	}
 	if len(cached) == len(set.IDs) {

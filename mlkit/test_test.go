@@ -80,11 +80,12 @@ func putClassVectors(app *App, noise float64, all bool) error {
 	if err != nil {
 		return err
 	}
-	// Seeded by how many are cached, so inputs added later do not repeat the earlier inputs' vectors.
-	r := rand.New(rand.NewSource(3 + int64(len(cached))))
-	if all {
-		r = rand.New(rand.NewSource(3))
+	// Seeded by how many are kept, so inputs added later do not repeat the earlier inputs' vectors.
+	seed := int64(3)
+	if !all {
+		seed += int64(len(cached))
 	}
+	r := rand.New(rand.NewSource(seed))
 	var ids []int64
 	var vecs [][]float32
 	for _, in := range ins {

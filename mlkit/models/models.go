@@ -63,6 +63,13 @@ func (c Config) WithDropout(p float64) Config { c.Dropout = p; return c }
 // WithDropPath sets the stochastic-depth rate.
 func (c Config) WithDropPath(p float64) Config { c.DropPath = p; return c }
 
+// ParamZeroInitResidual is the context hyperparameter (bool, default false) by which a family with
+// residual blocks starts each as the identity: the last batch-norm scale of every residual branch
+// zero-initialised (torchvision's zero_init_residual for ResNet, timm's zero_init_last for EfficientNet).
+// It changes only the initial weights; train's Options.ZeroInitResidual sets it. A family registered with
+// zoo.Register may read it too.
+const ParamZeroInitResidual = "zero_init_residual"
+
 // Normalization says how a family wants RGB pixels scaled once they are in [0, 1]. Its values are
 // recorded in saved training runs (config.json), so they never change.
 type Normalization string

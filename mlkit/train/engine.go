@@ -19,8 +19,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
 	"github.com/visionnb/visionnb/mlkit/internal/atomicfile"
 	"github.com/visionnb/visionnb/mlkit/internal/vecmath"
-	"github.com/visionnb/visionnb/mlkit/models/efficientnet"
-	"github.com/visionnb/visionnb/mlkit/models/resnet"
+	"github.com/visionnb/visionnb/mlkit/models"
 )
 
 // File names inside a run's output directory.
@@ -133,8 +132,7 @@ func (e *engine) setup() error {
 func (e *engine) newContext() {
 	e.ctx = context.New()
 	if e.config.ZeroInitResidual {
-		e.ctx.SetParam(resnet.ParamZeroInitResidual, true)
-		e.ctx.SetParam(efficientnet.ParamZeroInitResidual, true)
+		e.ctx.SetParam(models.ParamZeroInitResidual, true)
 	}
 }
 

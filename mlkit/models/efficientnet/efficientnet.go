@@ -98,11 +98,11 @@ const (
 	ParamBNMomentum = "efficientnet_bn_momentum" // PyTorch convention: weight of the new batch statistic
 )
 
-// ParamZeroInitResidual is the context hyperparameter (bool, default false) that zero-initialises the
-// projection BN scale of every MBConv block with a residual connection, so each starts as the identity
-// (timm's zero_init_last for EfficientNet blocks; torchvision does not). It changes only the initial
-// weights: pretrained weights load the same either way.
-const ParamZeroInitResidual = "efficientnet_zero_init_residual"
+// ParamZeroInitResidual (models.ParamZeroInitResidual) zero-initialises the projection BN scale of every
+// MBConv block with a residual connection, so each starts as the identity (timm's zero_init_last for
+// EfficientNet blocks; torchvision does not). It changes only the initial weights: pretrained weights
+// load the same either way.
+const ParamZeroInitResidual = models.ParamZeroInitResidual
 
 // Config returns the models.Config of EfficientNet-B<variant> (0..7) with 1000 classes: its width and
 // depth multipliers, resolution, dropout and torchvision's stochastic-depth rate. Change the head with

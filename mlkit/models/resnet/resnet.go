@@ -34,10 +34,10 @@ import (
 	"github.com/visionnb/visionnb/mlkit/models/nn"
 )
 
-// ParamZeroInitResidual is the context hyperparameter (bool, default false) that zero-initialises the
-// last BN scale of every residual branch, like torchvision's zero_init_residual=True, so each block
-// starts as the identity. Set it with ctx.SetParam(resnet.ParamZeroInitResidual, true).
-const ParamZeroInitResidual = "resnet_zero_init_residual"
+// ParamZeroInitResidual (models.ParamZeroInitResidual) zero-initialises the last BN scale of every
+// residual branch, like torchvision's zero_init_residual=True, so each block starts as the identity. Set
+// it with ctx.SetParam(resnet.ParamZeroInitResidual, true).
+const ParamZeroInitResidual = models.ParamZeroInitResidual
 
 // BN hyperparameters, PyTorch's defaults as torchvision's ResNet uses them.
 const (
