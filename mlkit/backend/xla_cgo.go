@@ -3,6 +3,7 @@
 package backend
 
 import (
+	"github.com/gomlx/go-xla/pkg/pjrt"
 	"github.com/gomlx/gomlx/backends/xla"
 )
 
@@ -13,6 +14,18 @@ func init() {
 	// Never let go-xla download plugins at run time (it would reach for GitHub/PyPI behind the user's back,
 	// and fail offline): `make setup` (install-xla-cpu.sh) installs the CPU plugin ahead of time.
 	xla.EnableAutoInstall(false)
+	// Keep compiled programs on disk (see CompileCacheEnvVar); go-xla v0.1.4 has no such cache, our copy in
+	// third_party/go-xla adds it.
+	pjrt.SetCompilationCacheDir(compileCacheDir(), 0)
+}
+
+// CompileCacheDir returns the folder XLA's compiled programs are kept in ("" when the cache is off).
+func CompileCacheDir() string { return pjrt.CompilationCacheDir() }
+
+// GetCompileCacheStats returns what the compile cache did in this process.
+func GetCompileCacheStats() CompileCacheStats {
+	s := pjrt.GetCompilationCacheStats()
+	return CompileCacheStats{Hits: s.Hits, Misses: s.Misses, Stored: s.Stored, Errors: s.Errors}
 }
 
 // xlaPlugins lists the PJRT plugins found (and loadable) in go-xla's search paths, best first

@@ -7,3 +7,9 @@ const xlaBuilt = false
 
 // xlaPlugins returns nothing: this binary was built without cgo (or with -tags noxla), so no XLA.
 func xlaPlugins() []string { return nil }
+
+// CompileCacheDir returns "": without XLA there is nothing to compile.
+func CompileCacheDir() string { return "" }
+
+// GetCompileCacheStats returns zeros: without XLA there is nothing to compile.
+func GetCompileCacheStats() CompileCacheStats { return CompileCacheStats{} }
