@@ -25,23 +25,32 @@ func TestSelectionHelper(t *testing.T) {
 // selectIn runs backend.New in a fresh process (go-xla reads its plugin paths at start-up) with env added.
 func selectIn(t *testing.T, env ...string) (name, backendName, reason string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestSelectionHelper$", "-test.v")
-	cmd.Env = append(os.Environ(), "MLKIT_SELECTION_HELPER=1", "MLKIT_BACKEND=", "GOMLX_BACKEND=")
-	cmd.Env = append(cmd.Env, env...)
+	rest := helperLine(t, "TestSelectionHelper", "SELECTED=",
+		append([]string{"MLKIT_SELECTION_HELPER=1", "MLKIT_BACKEND=", "GOMLX_BACKEND="}, env...)...)
+	parts := strings.SplitN(rest, "|", 3)
+	if len(parts) != 3 {
+		t.Fatalf("selection subprocess printed %q, want name|backend|reason", rest)
+	}
+	return parts[0], parts[1], parts[2]
+}
+
+// helperLine runs the helper test named test in a subprocess of this test binary, with env added to the
+// environment, and returns the rest of the first output line that starts with prefix.
+func helperLine(t *testing.T, test, prefix string, env ...string) string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.v")
+	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("selection subprocess failed: %v\n%s", err, out)
+		t.Fatalf("%s subprocess failed: %v\n%s", test, err, out)
 	}
 	for _, line := range strings.Split(string(out), "\n") {
-		if rest, ok := strings.CutPrefix(line, "SELECTED="); ok {
-			parts := strings.SplitN(rest, "|", 3)
-			if len(parts) == 3 {
-				return parts[0], parts[1], parts[2]
-			}
+		if rest, ok := strings.CutPrefix(line, prefix); ok {
+			return rest
 		}
 	}
-	t.Fatalf("selection subprocess printed no SELECTED= line:\n%s", out)
-	return
+	t.Fatalf("%s subprocess printed no %s line:\n%s", test, prefix, out)
+	return ""
 }
 
 func TestSelectionFallsBackToPureGoWithoutPlugin(t *testing.T) {

@@ -3,10 +3,8 @@ package backend_test
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
@@ -43,24 +41,13 @@ func TestCompileCacheHelper(t *testing.T) {
 
 func runCompileCacheHelper(t *testing.T, env ...string) compileCacheReport {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCompileCacheHelper$", "-test.v")
-	cmd.Env = append(os.Environ(), "MLKIT_COMPILE_CACHE_HELPER=1", "MLKIT_BACKEND=xla:cpu", "GOMLX_BACKEND=")
-	cmd.Env = append(cmd.Env, env...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("compile-cache subprocess failed: %v\n%s", err, out)
+	rest := helperLine(t, "TestCompileCacheHelper", "REPORT=",
+		append([]string{"MLKIT_COMPILE_CACHE_HELPER=1", "MLKIT_BACKEND=xla:cpu", "GOMLX_BACKEND="}, env...)...)
+	var r compileCacheReport
+	if err := json.Unmarshal([]byte(rest), &r); err != nil {
+		t.Fatalf("bad report %q: %v", rest, err)
 	}
-	for _, line := range strings.Split(string(out), "\n") {
-		if rest, ok := strings.CutPrefix(line, "REPORT="); ok {
-			var r compileCacheReport
-			if err := json.Unmarshal([]byte(rest), &r); err != nil {
-				t.Fatalf("bad report %q: %v", rest, err)
-			}
-			return r
-		}
-	}
-	t.Fatalf("compile-cache subprocess printed no REPORT= line:\n%s", out)
-	return compileCacheReport{}
+	return r
 }
 
 func requireXLA(t *testing.T) {
