@@ -43,9 +43,10 @@ func main() {
 		splitSeed = flag.Int64("split-seed", 42, "split seed (42: the tutorial's)")
 		tag       = flag.String("tag", "", "a note printed with the result")
 		scaleMin  = flag.Float64("scale-min", 0, "random-resized-crop minimum area (0: the family's recipe's)")
+		mixup     = flag.Float64("mixup", -1, "mixup alpha (0: off; -1: the defaults')")
 	)
 	flag.Parse()
-	if err := run(*appDir, *family, *size, *epochs, *batch, *lr, *opt, *sched, *warmup, *wd, *ls, *zir, *plain, *backend, *seed, *splitSeed, *tag, *scaleMin); err != nil {
+	if err := run(*appDir, *family, *size, *epochs, *batch, *lr, *opt, *sched, *warmup, *wd, *ls, *mixup, *zir, *plain, *backend, *seed, *splitSeed, *tag, *scaleMin); err != nil {
 		fmt.Fprintln(os.Stderr, "recipes:", err)
 		os.Exit(1)
 	}
@@ -60,7 +61,7 @@ func loadavg() string {
 	return strings.Join(f[:3], " ")
 }
 
-func run(appDir, family string, size, epochs, batch int, lr float64, opt, sched string, warmup, wd, ls float64,
+func run(appDir, family string, size, epochs, batch int, lr float64, opt, sched string, warmup, wd, ls, mixup float64,
 	zir, plain bool, backend string, seed, splitSeed int64, tag string, scaleMin float64) error {
 	app, err := mlkit.Create(appDir)
 	if err != nil {
@@ -107,6 +108,9 @@ func run(appDir, family string, size, epochs, batch int, lr float64, opt, sched 
 		if ls >= 0 {
 			o = o.LabelSmoothing(ls)
 		}
+		if mixup >= 0 {
+			o = o.Mixup(mixup)
+		}
 		if zir {
 			o = o.ZeroInitResidual()
 		}
@@ -144,8 +148,8 @@ func run(appDir, family string, size, epochs, batch int, lr float64, opt, sched 
 	}
 	cfg := m.Result.Predictor.Config()
 	o := cfg.Optimizer
-	fmt.Printf("RESULT | %s | %s %dpx e%d b%d crop>=%.2f | %s lr %g wd %g %s warm %g ls %.2f zir %v | split %d seed %d | train %.0fs (+eval %.0fs) load %s -> %s | train acc %.3f | val acc %.3f | zero-recall %d | %s | %s\n",
-		tag, family, size, epochs, batch, cfg.Augment.ScaleMin, o.Name, o.LR, o.WeightDecay, o.Schedule, o.WarmupEpochs, cfg.LabelSmoothing,
+	fmt.Printf("RESULT | %s | %s %dpx e%d b%d crop>=%.2f | %s lr %g wd %g %s warm %g ls %.2f mixup %g zir %v | split %d seed %d | train %.0fs (+eval %.0fs) load %s -> %s | train acc %.3f | val acc %.3f | zero-recall %d | %s | %s\n",
+		tag, family, size, epochs, batch, cfg.Augment.ScaleMin, o.Name, o.LR, o.WeightDecay, o.Schedule, o.WarmupEpochs, cfg.LabelSmoothing, cfg.Mixup,
 		cfg.ZeroInitResidual, splitSeed, seed, trainSecs,
 		time.Since(start).Seconds()-trainSecs, load0, loadavg(), last.TrainAccuracy, va.Report.Accuracy, zero,
 		strings.Join(recalls, ", "), backend)

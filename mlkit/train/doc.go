@@ -1,6 +1,6 @@
 // Package train fits classifiers for mlkit: a transfer-learning head on cached frozen embeddings (Head) and
 // a deep network trained from scratch on images (Deep). Both share one training engine: fixed batch shapes,
-// in-graph optimisers (SGD with momentum, AdamW) with warm-up and cosine schedules, label smoothing, class
+// in-graph optimisers (SGD with momentum, AdamW) with warm-up and cosine schedules, label smoothing, mixup, class
 // weights, early stopping, per-epoch history, checkpoints at epoch ends (spaced when a save is slow) and exact resume after a crash, and a
 // Progress callback. Load reads a saved run back as a Predictor. LRFind runs fastai's learning-rate range
 // test on a configured run without saving anything, and every epoch checks whether the validation

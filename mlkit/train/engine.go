@@ -181,16 +181,31 @@ func (e *engine) buildExecs() error {
 	return err
 }
 
-// buildTrainExec compiles the training step: (x, labels, weights) -> (loss, correct, learning rate).
+// buildTrainExec compiles the training step: (x, labels, weights) -> (loss, correct, learning rate); with
+// mixup (Settings.Mixup) the step takes a fourth input, each example's blend lambda [batch] (see mixGraph).
 func (e *engine) buildTrainExec() error {
-	var err error
-	e.trainExec, err = context.NewExec(e.backend, e.ctx, func(ctx *context.Context, x, labels, weights *Node) []*Node {
+	step := func(ctx *context.Context, x, labels, weights, lam *Node) []*Node {
 		g := x.Graph()
 		ctx.SetTraining(g, true)
+		if lam != nil {
+			if !x.DType().IsFloat() {
+				x = ConvertDType(x, dtypes.Float32)
+			}
+			x = mixGraph(x, lam)
+		}
 		logits := ConvertDType(e.model(ctx.In(modelScope), x), dtypes.Float32)
-		perExample := e.lossGraph(logits, labels)
-		wsum := Max(ReduceAllSum(weights), Scalar(g, dtypes.Float32, 1e-12))
-		loss := Div(ReduceAllSum(Mul(perExample, weights)), wsum)
+		var loss *Node
+		if lam == nil {
+			perExample := e.lossGraph(logits, labels)
+			wsum := Max(ReduceAllSum(weights), Scalar(g, dtypes.Float32, 1e-12))
+			loss = Div(ReduceAllSum(Mul(perExample, weights)), wsum)
+		} else {
+			// Mixed targets: lambda of the example's own loss, 1-lambda of its mirror's, each with its weight.
+			wa := Mul(lam, weights)
+			wb := Mul(OneMinus(lam), Reverse(weights, 0))
+			terms := Add(Mul(e.lossGraph(logits, labels), wa), Mul(e.lossGraph(logits, Reverse(labels, 0)), wb))
+			loss = Div(ReduceAllSum(terms), Max(ReduceAllSum(Add(wa, wb)), Scalar(g, dtypes.Float32, 1e-12)))
+		}
 		total := loss
 		if e.config.L2 > 0 {
 			if l2 := e.l2Graph(ctx.In(modelScope), g); l2 != nil {
@@ -201,12 +216,24 @@ func (e *engine) buildTrainExec() error {
 		pred := ConvertDType(ArgMax(logits, -1), dtypes.Int32)
 		correct := ReduceAllSum(ConvertDType(Equal(pred, labels), dtypes.Float32))
 		return []*Node{loss, correct, lr}
-	})
+	}
+	var err error
+	inputs := 3
+	if e.config.Mixup > 0 {
+		inputs = 4
+		e.trainExec, err = context.NewExec(e.backend, e.ctx, func(ctx *context.Context, x, labels, weights, lam *Node) []*Node {
+			return step(ctx, x, labels, weights, lam)
+		})
+	} else {
+		e.trainExec, err = context.NewExec(e.backend, e.ctx, func(ctx *context.Context, x, labels, weights *Node) []*Node {
+			return step(ctx, x, labels, weights, nil)
+		})
+	}
 	if err != nil {
 		return fmt.Errorf("creating the training step: %w", err)
 	}
 	if e.parallel != nil {
-		e.parallel.configure(e.trainExec, 3)
+		e.parallel.configure(e.trainExec, inputs)
 	}
 	return nil
 }
@@ -578,9 +605,17 @@ func (e *engine) trainStep(idx []int, epoch int, labels []int32, weights []float
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	labelsT, weightsT := tensors.FromValue(labels), tensors.FromValue(weights)
-	out, err := e.runTrainExec(x, labelsT, weightsT)
-	for _, t := range []*tensors.Tensor{x, labelsT, weightsT} {
+	args := []*tensors.Tensor{x, tensors.FromValue(labels), tensors.FromValue(weights)}
+	if alpha := e.config.Mixup; alpha > 0 {
+		lam := float32(mixupLambda(alpha, e.config.Seed, epoch, idx[0]))
+		lams := make([]float32, len(idx))
+		for k := range lams {
+			lams[k] = lam
+		}
+		args = append(args, tensors.FromValue(lams))
+	}
+	out, err := e.runTrainExec(args...)
+	for _, t := range args {
 		t.FinalizeAll()
 	}
 	if err != nil {

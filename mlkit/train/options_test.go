@@ -130,6 +130,9 @@ func TestOptionsOutOfRangeAreRefused(t *testing.T) {
 		{HeadDefaults().LabelSmoothing(math.NaN()), "label smoothing NaN"},
 		{HeadDefaults().LabelSmoothing(1), "label smoothing 1"},
 		{HeadDefaults().EarlyStopping(-1), "patience -1"},
+		{HeadDefaults().Mixup(-0.2), "mixup alpha -0.2"},
+		{HeadDefaults().Mixup(math.NaN()), "mixup alpha NaN"},
+		{HeadDefaults().Mixup(math.Inf(1)), "mixup alpha +Inf"},
 		{HeadDefaults().Epochs(0), "epochs = 0"},
 		{HeadDefaults().BatchSize(0), "batch size = 0"},
 	} {
