@@ -104,7 +104,7 @@ func writeExportModule(dir, model, root string) error {
 	if err != nil {
 		return err
 	}
-	proj, err := modfile.ParseLax(gomod, data, nil)
+	proj, err := modfile.Parse(gomod, data, nil) // not ParseLax: it drops replace directives, which the export must copy
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", gomod, err)
 	}
