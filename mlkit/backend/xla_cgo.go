@@ -19,6 +19,10 @@ func init() {
 	pjrt.SetCompilationCacheDir(compileCacheDir(), 0)
 }
 
+// SetCompileCacheDir makes XLA keep compiled programs in dir from now on, in this process ("" turns the
+// cache off); $MLKIT_XLA_CACHE sets it at start-up.
+func SetCompileCacheDir(dir string) { pjrt.SetCompilationCacheDir(dir, 0) }
+
 // CompileCacheDir returns the folder XLA's compiled programs are kept in ("" when the cache is off).
 func CompileCacheDir() string { return pjrt.CompilationCacheDir() }
 

@@ -8,6 +8,9 @@ const xlaBuilt = false
 // xlaPlugins returns nothing: this binary was built without cgo (or with -tags noxla), so no XLA.
 func xlaPlugins() []string { return nil }
 
+// SetCompileCacheDir does nothing: without XLA there is nothing to compile.
+func SetCompileCacheDir(string) {}
+
 // CompileCacheDir returns "": without XLA there is nothing to compile.
 func CompileCacheDir() string { return "" }
 

@@ -84,6 +84,9 @@ type engine struct {
 	classWeights  []float32
 	trainExec     *context.Exec
 	evalExec      *context.Exec
+	// globalStep counts the training steps taken, those of the epochs resumed from included: trainStep feeds
+	// the schedule's learning rate of step globalStep+1 and increments it.
+	globalStep int64
 	// requestedDevices is Options.devices; devices the count the training step runs on, and parallel its
 	// distribution when that is more than one (see devices.go).
 	requestedDevices, devices int
@@ -181,10 +184,11 @@ func (e *engine) buildExecs() error {
 	return err
 }
 
-// buildTrainExec compiles the training step: (x, labels, weights) -> (loss, correct, learning rate); with
-// mixup (Settings.Mixup) the step takes a fourth input, each example's blend lambda [batch] (see mixGraph).
+// buildTrainExec compiles the training step: (x, labels, weights, learning rate [batch]) -> (loss, correct,
+// learning rate); with mixup (Settings.Mixup) the step takes a fifth input, each example's blend lambda
+// [batch] (see mixGraph).
 func (e *engine) buildTrainExec() error {
-	step := func(ctx *context.Context, x, labels, weights, lam *Node) []*Node {
+	step := func(ctx *context.Context, x, labels, weights, lrs, lam *Node) []*Node {
 		g := x.Graph()
 		ctx.SetTraining(g, true)
 		if lam != nil {
@@ -212,21 +216,23 @@ func (e *engine) buildTrainExec() error {
 				total = Add(total, l2)
 			}
 		}
-		lr := applyOptimizer(ctx, total, e.sched, e.config.ClipNorm)
+		// lrs [batch] holds the step's learning rate in every entry: a batch-shaped input, as the data-parallel
+		// step needs (see dataParallel.configure).
+		lr := applyOptimizer(ctx, total, ReduceAllMax(lrs), e.sched, e.config.ClipNorm)
 		pred := ConvertDType(ArgMax(logits, -1), dtypes.Int32)
 		correct := ReduceAllSum(ConvertDType(Equal(pred, labels), dtypes.Float32))
 		return []*Node{loss, correct, lr}
 	}
 	var err error
-	inputs := 3
+	inputs := 4
 	if e.config.Mixup > 0 {
-		inputs = 4
-		e.trainExec, err = context.NewExec(e.backend, e.ctx, func(ctx *context.Context, x, labels, weights, lam *Node) []*Node {
-			return step(ctx, x, labels, weights, lam)
+		inputs = 5
+		e.trainExec, err = context.NewExec(e.backend, e.ctx, func(ctx *context.Context, x, labels, weights, lrs, lam *Node) []*Node {
+			return step(ctx, x, labels, weights, lrs, lam)
 		})
 	} else {
-		e.trainExec, err = context.NewExec(e.backend, e.ctx, func(ctx *context.Context, x, labels, weights *Node) []*Node {
-			return step(ctx, x, labels, weights, nil)
+		e.trainExec, err = context.NewExec(e.backend, e.ctx, func(ctx *context.Context, x, labels, weights, lrs *Node) []*Node {
+			return step(ctx, x, labels, weights, lrs, nil)
 		})
 	}
 	if err != nil {
@@ -480,6 +486,7 @@ func (e *engine) fit() (*Result, error) {
 	if err := e.buildExecs(); err != nil {
 		return nil, err
 	}
+	e.globalStep = int64(resumed * e.stepsPerEpoch)
 	result := &Result{ResumedFromEpoch: resumed, Backend: e.backendName, Dir: e.outDir, Devices: e.devices}
 
 	// Early-stopping state, rebuilt from the history so that resumed runs decide the same.
@@ -605,7 +612,12 @@ func (e *engine) trainStep(idx []int, epoch int, labels []int32, weights []float
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	args := []*tensors.Tensor{x, tensors.FromValue(labels), tensors.FromValue(weights)}
+	e.globalStep++
+	lrs := make([]float32, len(idx))
+	for k := range lrs {
+		lrs[k] = float32(e.sched.at(e.globalStep))
+	}
+	args := []*tensors.Tensor{x, tensors.FromValue(labels), tensors.FromValue(weights), tensors.FromValue(lrs)}
 	if alpha := e.config.Mixup; alpha > 0 {
 		lam := float32(mixupLambda(alpha, e.config.Seed, epoch, idx[0]))
 		lams := make([]float32, len(idx))

@@ -103,7 +103,7 @@ type lrSweep struct {
 	steps      int
 }
 
-// at returns the learning rate for the 1-based global step (Go side, for progress reports).
+// at returns the learning rate of the 1-based global step (fed to each training step, and reported).
 func (s schedule) at(step int64) float64 {
 	st := float64(step)
 	if s.sweep.steps > 0 {
@@ -140,51 +140,15 @@ func (s schedule) oneCycleAt(st float64) float64 {
 // cosAnneal goes from a (p = 0) to b (p = 1) along half a cosine.
 func cosAnneal(a, b, p float64) float64 { return b + 0.5*(a-b)*(1+math.Cos(math.Pi*p)) }
 
-// cosAnnealGraph is cosAnneal in-graph, p clamped to [0, 1].
-func cosAnnealGraph(a, b float64, p *Node) *Node {
-	g := p.Graph()
-	p = Min(Max(p, ScalarZero(g, dtypes.Float32)), ScalarOne(g, dtypes.Float32))
-	return AddScalar(MulScalar(AddScalar(Cos(MulScalar(p, math.Pi)), 1), 0.5*(a-b)), b)
-}
-
-// graph builds the same formula in-graph from the (already incremented, float32) global step.
-func (s schedule) graph(step *Node) *Node {
-	g := step.Graph()
-	if s.sweep.steps > 0 {
-		rate := math.Log(s.sweep.end/s.sweep.start) / float64(s.sweep.steps)
-		return MulScalar(Exp(MulScalar(AddScalar(step, -1), rate)), s.sweep.start)
-	}
-	if s.opt.Schedule == "onecycle" {
-		lr, minLR := s.opt.LR, s.opt.MinLRFactor*s.opt.LR
-		rise := float64(oneCycleWarmupSteps(s.totalSteps, s.warmupSteps))
-		fall := math.Max(1, float64(s.totalSteps)-rise)
-		up := cosAnnealGraph(lr/OneCycleDiv, lr, DivScalar(step, rise))
-		down := cosAnnealGraph(lr, minLR, DivScalar(AddScalar(step, -rise), fall))
-		return Where(LessOrEqual(step, Scalar(g, dtypes.Float32, rise)), up, down)
-	}
-	lr := Scalar(g, dtypes.Float32, s.opt.LR)
-	out := lr
-	if s.opt.Schedule == "cosine" && s.totalSteps > s.warmupSteps {
-		progress := DivScalar(AddScalar(step, -float64(s.warmupSteps)), float64(s.totalSteps-s.warmupSteps))
-		progress = Min(Max(progress, ScalarZero(g, dtypes.Float32)), ScalarOne(g, dtypes.Float32))
-		minLR := s.opt.MinLRFactor * s.opt.LR
-		cos := Cos(MulScalar(progress, math.Pi))
-		out = AddScalar(MulScalar(AddScalar(cos, 1), 0.5*(s.opt.LR-minLR)), minLR)
-	}
-	if s.warmupSteps > 0 {
-		warm := MulScalar(step, s.opt.LR/float64(s.warmupSteps))
-		out = Where(LessOrEqual(step, Scalar(g, dtypes.Float32, float64(s.warmupSteps))), warm, out)
-	}
-	return out
-}
-
 // optimizerScope holds the optimiser's state variables (moments), mirroring the model's scopes.
 const optimizerScope = "/optimizer_state"
 
 // applyOptimizer builds one optimisation step for loss: gradients of every trainable variable used by the
-// graph (clipped to a global L2 norm of clipNorm when it is > 0), global step increment, scheduled learning
-// rate, and the variable updates. It returns the learning rate node.
-func applyOptimizer(ctx *context.Context, loss *Node, sched schedule, clipNorm float64) *Node {
+// graph (clipped to a global L2 norm of clipNorm when it is > 0), global step increment, and the variable
+// updates at learning rate lr (a float32 scalar input of the step: the schedule is computed on the Go side,
+// schedule.at, so that one compiled step serves every schedule, epoch count and learning rate, and the
+// compile cache finds it again). It returns lr.
+func applyOptimizer(ctx *context.Context, loss, lr *Node, sched schedule, clipNorm float64) *Node {
 	g := loss.Graph()
 	opt := sched.opt
 	grads := ctx.BuildTrainableVariablesGradientsGraph(loss)
@@ -192,7 +156,6 @@ func applyOptimizer(ctx *context.Context, loss *Node, sched schedule, clipNorm f
 		grads = clipByGlobalNorm(grads, clipNorm)
 	}
 	step := optimizers.IncrementGlobalStepGraph(ctx, g, dtypes.Float32)
-	lr := sched.graph(step)
 	ii := 0
 	for v := range ctx.IterVariables() {
 		if !v.Trainable || !v.InUseByGraph(g) {
