@@ -36,6 +36,15 @@ func Fractions(train, validation, test float64) SplitSpec {
 	return dataset.Fractions(train, validation, test)
 }
 
+// KFold returns the spec of fold index (0-based) of a stratified k-fold cross-validation: validation is
+// that fold, train the other k-1, test empty; the k folds of one seed put every labelled input in
+// validation exactly once. Split each fold under its own dataset name, e.g.
+//
+//	for i := range 5 {
+//		app.Split(fmt.Sprintf("cv%d", i), mlkit.KFold(5, i).WithSeed(42))
+//	}
+func KFold(k, index int) SplitSpec { return dataset.KFold(k, index) }
+
 // Split freezes a new version of the dataset called name: the labelled inputs split into train, validation
 // and test per spec, stratified by class. Later versions keep every earlier member in its split and only
 // assign new inputs (see dataset.CreateVersion). Running it again with the same spec on the same labelled

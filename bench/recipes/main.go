@@ -6,6 +6,13 @@
 //	go run ./bench/recipes -family resnet50 -size 32 -epochs 4
 //	go run ./bench/recipes -family efficientnet_b0 -backend xla -split-seed 7
 //
+// -folds K trains the recipe K times instead, once per fold of a stratified K-fold cross-validation over
+// all labelled photos (mlkit.KFold: each photo in validation exactly once), prints a line per fold and a
+// CV line: the mean and spread of the folds' accuracies, and the pooled accuracy and per-class recall of
+// every photo's one out-of-fold prediction:
+//
+//	go run ./bench/recipes -family resnet50 -folds 5
+//
 // The app lives in -app (default $TMPDIR/mlkit-recipes): the photos are uploaded and labelled from their
 // folder names once, the decoded pixels are cached there, and each run replaces its model. The split is
 // the tutorial's: 70/15/15 of the labelled photos with seed 42 (-split-seed picks another split).
@@ -14,12 +21,14 @@ package main
 import (
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/visionnb/visionnb/mlkit"
+	"github.com/visionnb/visionnb/mlkit/eval"
 	"github.com/visionnb/visionnb/mlkit/train"
 )
 
@@ -44,12 +53,32 @@ func main() {
 		tag       = flag.String("tag", "", "a note printed with the result")
 		scaleMin  = flag.Float64("scale-min", 0, "random-resized-crop minimum area (0: the family's recipe's)")
 		mixup     = flag.Float64("mixup", -1, "mixup alpha (0: off; -1: the defaults')")
+		folds     = flag.Int("folds", 0, "K >= 2: K-fold cross-validation over all labelled photos (split seed -split-seed) instead of the tutorial's split")
 	)
 	flag.Parse()
-	if err := run(*appDir, *family, *size, *epochs, *batch, *lr, *opt, *sched, *warmup, *wd, *ls, *mixup, *zir, *plain, *backend, *seed, *splitSeed, *tag, *scaleMin); err != nil {
+	if *folds == 1 || *folds < 0 {
+		fmt.Fprintf(os.Stderr, "recipes: -folds %d: want 0 (the tutorial's split) or at least 2\n", *folds)
+		os.Exit(2)
+	}
+	r := recipe{*family, *size, *epochs, *batch, *lr, *opt, *sched, *warmup, *wd, *ls, *mixup, *zir, *plain, *backend, *seed, *splitSeed, *tag, *scaleMin}
+	if err := run(*appDir, r, *folds); err != nil {
 		fmt.Fprintln(os.Stderr, "recipes:", err)
 		os.Exit(1)
 	}
+}
+
+// recipe is one run's settings, from the flags.
+type recipe struct {
+	family                string
+	size, epochs, batch   int
+	lr                    float64
+	opt, sched            string
+	warmup, wd, ls, mixup float64
+	zir, plain            bool
+	backend               string
+	seed, splitSeed       int64
+	tag                   string
+	scaleMin              float64
 }
 
 func loadavg() string {
@@ -61,8 +90,7 @@ func loadavg() string {
 	return strings.Join(f[:3], " ")
 }
 
-func run(appDir, family string, size, epochs, batch int, lr float64, opt, sched string, warmup, wd, ls, mixup float64,
-	zir, plain bool, backend string, seed, splitSeed int64, tag string, scaleMin float64) error {
+func run(appDir string, r recipe, folds int) error {
 	app, err := mlkit.Create(appDir)
 	if err != nil {
 		return err
@@ -77,81 +105,159 @@ func run(appDir, family string, size, epochs, batch int, lr float64, opt, sched 
 			return err
 		}
 	}
-	ds := fmt.Sprintf("animals-s%d", splitSeed)
-	if _, err := app.Split(ds, mlkit.Fractions(0.7, 0.15, 0.15).WithSeed(splitSeed)); err != nil {
+	if folds == 0 {
+		ds := fmt.Sprintf("animals-s%d", r.splitSeed)
+		if _, err := app.Split(ds, mlkit.Fractions(0.7, 0.15, 0.15).WithSeed(r.splitSeed)); err != nil {
+			return err
+		}
+		_, err := runOne(app, r, ds, fmt.Sprintf("split %d", r.splitSeed))
 		return err
 	}
-	name := fmt.Sprintf("%s-%d", family, os.Getpid())
+	var pooled *eval.Report
+	var accs []float64
+	start := time.Now()
+	for i := range folds {
+		ds := fmt.Sprintf("animals-cv%d-%d-s%d", folds, i, r.splitSeed)
+		if _, err := app.Split(ds, mlkit.KFold(folds, i).WithSeed(r.splitSeed)); err != nil {
+			return err
+		}
+		rep, err := runOne(app, r, ds, fmt.Sprintf("fold %d/%d seed %d", i+1, folds, r.splitSeed))
+		if err != nil {
+			return err
+		}
+		accs = append(accs, rep.Accuracy)
+		if pooled == nil {
+			pooled = &eval.Report{Classes: rep.Classes, Confusion: make([][]int, len(rep.Classes))}
+			for c := range pooled.Confusion {
+				pooled.Confusion[c] = make([]int, len(rep.Classes))
+			}
+		}
+		for a := range rep.Confusion {
+			for b, n := range rep.Confusion[a] {
+				pooled.Confusion[a][b] += n
+			}
+		}
+	}
+	mean, sd := meanSD(accs)
+	n, tp := 0, 0
+	for a := range pooled.Confusion {
+		for b, v := range pooled.Confusion[a] {
+			n += v
+			if a == b {
+				tp += v
+			}
+		}
+	}
+	recalls, zero := recallLine(pooled)
+	fmt.Printf("CV | %s | %s %dpx e%d b%d | %d folds, split seed %d, training seed %d | %.0fs | fold val acc %.3f ± %.3f (%s) | pooled over %d photos %.3f | zero-recall %d | %s | %s\n",
+		r.tag, r.family, r.size, r.epochs, r.batch, folds, r.splitSeed, r.seed, time.Since(start).Seconds(), mean, sd,
+		joinFloats(accs), n, float64(tp)/float64(max(n, 1)), zero, recalls, r.backend)
+	return nil
+}
+
+// meanSD returns the mean and the sample standard deviation of xs.
+func meanSD(xs []float64) (float64, float64) {
+	var m, v float64
+	for _, x := range xs {
+		m += x
+	}
+	m /= float64(len(xs))
+	for _, x := range xs {
+		v += (x - m) * (x - m)
+	}
+	if len(xs) > 1 {
+		v /= float64(len(xs) - 1)
+	}
+	return m, math.Sqrt(v)
+}
+
+func joinFloats(xs []float64) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = fmt.Sprintf("%.3f", x)
+	}
+	return strings.Join(parts, " ")
+}
+
+// recallLine formats the recall of every class of rep and counts the classes never predicted right.
+func recallLine(rep *eval.Report) (string, int) {
+	var recalls []string
+	zero := 0
+	for i, c := range rep.Classes {
+		n, tp := 0, rep.Confusion[i][i]
+		for _, v := range rep.Confusion[i] {
+			n += v
+		}
+		if tp == 0 {
+			zero++
+		}
+		recalls = append(recalls, fmt.Sprintf("%s %.2f", c, float64(tp)/float64(max(1, n))))
+	}
+	return strings.Join(recalls, ", "), zero
+}
+
+// runOne trains r on dataset ds, prints its RESULT line (where says which split) and returns its
+// validation report.
+func runOne(app *mlkit.App, r recipe, ds, where string) (*eval.Report, error) {
+	name := fmt.Sprintf("%s-%d", r.family, os.Getpid())
 	load0 := loadavg()
 	start := time.Now()
-	b := app.Train(name).OnDataset(ds).Deep(family).Size(size).Epochs(epochs).BatchSize(batch).Seed(seed).
-		Backend(mlkit.Backend(backend)).Replace()
+	b := app.Train(name).OnDataset(ds).Deep(r.family).Size(r.size).Epochs(r.epochs).BatchSize(r.batch).Seed(r.seed).
+		Backend(mlkit.Backend(r.backend)).Replace()
 	b = b.Options(func(o train.Options) train.Options {
-		if plain {
-			o = train.DeepDefaults().Epochs(epochs).BatchSize(batch).Seed(seed)
+		if r.plain {
+			o = train.DeepDefaults().Epochs(r.epochs).BatchSize(r.batch).Seed(r.seed)
 		}
-		if lr > 0 {
-			o = o.LR(lr)
+		if r.lr > 0 {
+			o = o.LR(r.lr)
 		}
-		if opt != "" {
-			o = o.Optimizer(opt)
+		if r.opt != "" {
+			o = o.Optimizer(r.opt)
 		}
-		if sched != "" {
-			o = o.Schedule(sched)
+		if r.sched != "" {
+			o = o.Schedule(r.sched)
 		}
-		if warmup >= 0 {
-			o = o.WarmupEpochs(warmup)
+		if r.warmup >= 0 {
+			o = o.WarmupEpochs(r.warmup)
 		}
-		if wd >= 0 {
-			o = o.WeightDecay(wd)
+		if r.wd >= 0 {
+			o = o.WeightDecay(r.wd)
 		}
-		if ls >= 0 {
-			o = o.LabelSmoothing(ls)
+		if r.ls >= 0 {
+			o = o.LabelSmoothing(r.ls)
 		}
-		if mixup >= 0 {
-			o = o.Mixup(mixup)
+		if r.mixup >= 0 {
+			o = o.Mixup(r.mixup)
 		}
-		if zir {
+		if r.zir {
 			o = o.ZeroInitResidual()
 		}
 		return o
 	})
-	if scaleMin > 0 {
+	if r.scaleMin > 0 {
 		b = b.TuneDeep(func(d *train.DeepBuilder) *train.DeepBuilder {
 			aug := d.Planned().Augment
-			aug.ScaleMin = scaleMin
+			aug.ScaleMin = r.scaleMin
 			return d.Augment(aug)
 		})
 	}
 	m, err := b.Run()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	trainSecs := time.Since(start).Seconds()
 	va, err := app.Evaluate(name, ds, mlkit.SplitValidation)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	last := m.History[len(m.History)-1]
-	var recalls []string
-	zero := 0
-	for i, c := range va.Report.Classes {
-		n, tp := 0, va.Report.Confusion[i][i]
-		for _, v := range va.Report.Confusion[i] {
-			n += v
-		}
-		r := float64(tp) / float64(max(1, n))
-		if tp == 0 {
-			zero++
-		}
-		recalls = append(recalls, fmt.Sprintf("%s %.2f", c, r))
-	}
+	recalls, zero := recallLine(va.Report)
 	cfg := m.Result.Predictor.Config()
 	o := cfg.Optimizer
-	fmt.Printf("RESULT | %s | %s %dpx e%d b%d crop>=%.2f | %s lr %g wd %g %s warm %g ls %.2f mixup %g zir %v | split %d seed %d | train %.0fs (+eval %.0fs) load %s -> %s | train acc %.3f | val acc %.3f | zero-recall %d | %s | %s\n",
-		tag, family, size, epochs, batch, cfg.Augment.ScaleMin, o.Name, o.LR, o.WeightDecay, o.Schedule, o.WarmupEpochs, cfg.LabelSmoothing, cfg.Mixup,
-		cfg.ZeroInitResidual, splitSeed, seed, trainSecs,
+	fmt.Printf("RESULT | %s | %s %dpx e%d b%d crop>=%.2f | %s lr %g wd %g %s warm %g ls %.2f mixup %g zir %v | %s seed %d | train %.0fs (+eval %.0fs) load %s -> %s | train acc %.3f | val acc %.3f | zero-recall %d | %s | %s\n",
+		r.tag, r.family, r.size, r.epochs, r.batch, cfg.Augment.ScaleMin, o.Name, o.LR, o.WeightDecay, o.Schedule, o.WarmupEpochs, cfg.LabelSmoothing, cfg.Mixup,
+		cfg.ZeroInitResidual, where, r.seed, trainSecs,
 		time.Since(start).Seconds()-trainSecs, load0, loadavg(), last.TrainAccuracy, va.Report.Accuracy, zero,
-		strings.Join(recalls, ", "), backend)
-	return app.DeleteModel(name)
+		recalls, r.backend)
+	return va.Report, app.DeleteModel(name)
 }

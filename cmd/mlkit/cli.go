@@ -61,6 +61,7 @@ type cli struct {
 	globs, urls       stringList
 	dataset           string
 	counts, fractions string
+	fold              string
 	seed              int64
 	replace           bool
 	unlabelled        bool
@@ -112,11 +113,12 @@ var commands = []command{
 			fs.StringVar(&c.concept, "concept", "", "only inputs with this label")
 			fs.BoolVar(&c.unlabelled, "unlabelled", false, "only inputs without a label")
 		}},
-	{name: "split", args: "--counts T,V,T | --fractions T,V,T", help: "freeze a stratified dataset version (an unchanged one is reused)", run: runSplit,
+	{name: "split", args: "--counts T,V,T | --fractions T,V,T | --fold I/K", help: "freeze a stratified dataset version (an unchanged one is reused)", run: runSplit,
 		flags: func(c *cli, fs *flag.FlagSet) {
 			fs.StringVar(&c.dataset, "dataset", "default", "dataset name")
 			fs.StringVar(&c.counts, "counts", "", "train,validation,test counts, e.g. 500,100,100")
 			fs.StringVar(&c.fractions, "fractions", "", "train,validation,test fractions, e.g. 0.7,0.15,0.15")
+			fs.StringVar(&c.fold, "fold", "", "fold I of a stratified K-fold cross-validation, e.g. 1/5: validation is that fold, train the rest, no test")
 			intVar(fs, &c.seed, "seed", 0, 0, math.MaxInt64, "seed of the deterministic assignment")
 		}},
 	{name: "stats", args: "", help: "count inputs per class and split", run: runStats,
@@ -559,6 +561,14 @@ func runInputs(c *cli, _ *flag.FlagSet, args []string) error {
 	})
 }
 
+// btoi is 1 for true, 0 for false.
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func runSplit(c *cli, _ *flag.FlagSet, args []string) error {
 	if len(args) > 0 {
 		return usagef("split takes no arguments")
@@ -566,10 +576,12 @@ func runSplit(c *cli, _ *flag.FlagSet, args []string) error {
 	var spec dataset.SplitSpec
 	var err error
 	switch {
-	case (c.counts == "") == (c.fractions == ""):
-		return usagef("give exactly one of --counts and --fractions")
+	case btoi(c.counts != "")+btoi(c.fractions != "")+btoi(c.fold != "") != 1:
+		return usagef("give exactly one of --counts, --fractions and --fold")
 	case c.counts != "":
 		spec, err = dataset.ParseCounts(c.counts)
+	case c.fold != "":
+		spec, err = dataset.ParseFold(c.fold)
 	default:
 		spec, err = dataset.ParseFractions(c.fractions)
 	}

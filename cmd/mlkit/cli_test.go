@@ -140,6 +140,19 @@ func TestCLIWorkflow(t *testing.T) {
 	if r := call("split", "--dataset", "zoo", "--fractions", "0.5,0.25,0.25"); r.code != exitError || !strings.Contains(r.stderr, "only assigns new inputs") {
 		t.Fatalf("split with another spec and no new inputs: %+v", r)
 	}
+	// A fold of a k-fold cross-validation: every labelled input in train or validation, none in test.
+	var fold struct {
+		Counts map[string]map[string]int `json:"counts"`
+	}
+	decode(t, call("split", "--dataset", "zoo-cv2", "--fold", "2/4", "--seed", "4", "--json"), &fold)
+	if n := fold.Counts["train"]["cat"] + fold.Counts["train"]["dog"] + fold.Counts["validation"]["cat"] + fold.Counts["validation"]["dog"]; n != 19 || len(fold.Counts["test"]) != 0 {
+		t.Fatalf("split --fold 2/4: %+v, want the 19 labelled inputs in train and validation", fold)
+	}
+	for _, bad := range [][]string{{"--fold", "5/4"}, {"--fold", "2/4", "--counts", "13,3,3"}} {
+		if r := call(append([]string{"split", "--dataset", "zoo-bad"}, bad...)...); r.code == 0 || !strings.Contains(r.stderr, "fold") {
+			t.Fatalf("split %v: %+v, want an error naming the fold", bad, r)
+		}
+	}
 	if r := call("label", "--concept", "cat", fmt.Sprint(inputs[1].ID)); r.code != 0 {
 		t.Fatalf("label: %+v", r)
 	}

@@ -530,3 +530,64 @@ func TestSplitKeepsGroupsTogether(t *testing.T) {
 		}
 	}
 }
+
+func TestKFoldPutsEveryInputInValidationOnce(t *testing.T) {
+	sizes := map[string]int{"horse": 81, "dog": 100, "sheep": 7}
+	items := population(sizes)
+	st := openStoreWith(t, items)
+	const k = 5
+	inValidation := map[string]int{}
+	for i := range k {
+		v, err := CreateVersion(ctx, st, fmt.Sprintf("cv%d", i), KFold(k, i).WithSeed(3))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Total(store.Test) != 0 {
+			t.Errorf("fold %d: test has %d members, want none", i, v.Total(store.Test))
+		}
+		for class, n := range sizes {
+			// Stratified: each class's validation share is floor or ceil of n/k.
+			if got := v.Counts[store.Validation][class]; got != n/k && got != (n+k-1)/k {
+				t.Errorf("fold %d: %d of %d %s in validation, want %d or %d", i, got, n, class, n/k, (n+k-1)/k)
+			}
+			if got := v.Counts[store.Validation][class] + v.Counts[store.Train][class]; got != n {
+				t.Errorf("fold %d: %d %s in the version, want all %d", i, got, class, n)
+			}
+		}
+		for name, split := range assignment(t, st, v) {
+			if split == store.Validation {
+				inValidation[name]++
+			}
+		}
+	}
+	for _, it := range items {
+		if inValidation[it] != 1 {
+			t.Errorf("%s is in validation in %d of the %d folds, want exactly 1", it, inValidation[it], k)
+		}
+	}
+	// The same fold again is the same version, reused.
+	v, err := CreateVersion(ctx, st, "cv2", KFold(k, 2).WithSeed(3))
+	if err != nil || !v.Reused {
+		t.Errorf("the same fold again: reused %v, err %v", v != nil && v.Reused, err)
+	}
+}
+
+func TestKFoldSpecParsing(t *testing.T) {
+	s, err := ParseFold("2/5")
+	if err != nil || s.Fold == nil || s.Fold.Index != 1 || s.Fold.Of != 5 {
+		t.Fatalf("ParseFold(2/5) = %+v, %v; want index 1 of 5", s, err)
+	}
+	if got := s.WithSeed(4).String(); got != "fold 2/5 seed 4" {
+		t.Errorf("String() = %q", got)
+	}
+	for _, bad := range []string{"", "5", "0/5", "6/5", "1/1", "a/5", "1/b", "-1/3"} {
+		if _, err := ParseFold(bad); err == nil {
+			t.Errorf("ParseFold(%q) accepted", bad)
+		}
+	}
+	for _, bad := range []SplitSpec{KFold(1, 0), KFold(5, 5), KFold(5, -1), {Fold: &Fold{Of: 3}, Counts: []int{1, 1, 1}}} {
+		if err := bad.Validate(); err == nil {
+			t.Errorf("Validate(%s) accepted", bad)
+		}
+	}
+}

@@ -32,6 +32,42 @@ type SplitSpec struct {
 	// deciding for its group. It is not part of the spec's identity (not stored), so a re-run with the same
 	// seed and inputs reuses the version. App.Split fills it from the near-duplicate check.
 	Together map[int64]int64 `json:"-"`
+	// Fold, when set, makes the spec one fold of a stratified k-fold cross-validation instead of a
+	// train/validation/test split: within each class the inputs, ranked by the seed, are cut into Fold.Of
+	// equal chunks; chunk Fold.Index is the validation split, the others are train, and test is empty. The
+	// Of specs with one seed and indices 0..Of-1 put every input in validation exactly once. Counts and
+	// Fractions stay unset.
+	Fold *Fold `json:"fold,omitempty"`
+}
+
+// Fold is one fold of a k-fold cross-validation: Index (0-based) of Of.
+type Fold struct {
+	// Of is the number of folds, at least 2.
+	Of int `json:"of"`
+	// Index is this fold, 0 to Of-1.
+	Index int `json:"index"`
+}
+
+// KFold returns the spec of fold index (0-based) of a stratified k-fold cross-validation with k folds and
+// seed 0: validation is that fold, train the other k-1, test empty.
+func KFold(k, index int) SplitSpec { return SplitSpec{Fold: &Fold{Of: k, Index: index}} }
+
+// ParseFold parses "I/K", fold I (1-based, as people count) of K, into KFold(K, I-1).
+func ParseFold(s string) (SplitSpec, error) {
+	i, k, ok := strings.Cut(s, "/")
+	if !ok {
+		return SplitSpec{}, fmt.Errorf("dataset: fold %q: want I/K, e.g. 1/5 for the first of 5 folds", s)
+	}
+	in, err1 := strconv.Atoi(strings.TrimSpace(i))
+	kn, err2 := strconv.Atoi(strings.TrimSpace(k))
+	if err1 != nil || err2 != nil {
+		return SplitSpec{}, fmt.Errorf("dataset: fold %q: want two integers I/K, e.g. 1/5", s)
+	}
+	if kn < 2 || in < 1 || in > kn {
+		return SplitSpec{}, fmt.Errorf("dataset: fold %q: want 1 <= I <= K and K >= 2", s)
+	}
+	spec := KFold(kn, in-1)
+	return spec, spec.Validate()
 }
 
 // Counts returns a spec with these train, validation and test sizes and seed 0.
@@ -85,6 +121,13 @@ func ParseFractions(s string) (SplitSpec, error) {
 // positive sum (at most 1 for fractions).
 func (s SplitSpec) Validate() error {
 	switch {
+	case s.Fold != nil:
+		if s.Counts != nil || s.Fractions != nil {
+			return fmt.Errorf("dataset: a k-fold split spec has no counts or fractions")
+		}
+		if s.Fold.Of < 2 || s.Fold.Index < 0 || s.Fold.Index >= s.Fold.Of {
+			return fmt.Errorf("dataset: fold %d of %d: want at least 2 folds and an index from 0 to %d", s.Fold.Index, s.Fold.Of, max(s.Fold.Of, 2)-1)
+		}
 	case s.Counts != nil && s.Fractions != nil:
 		return fmt.Errorf("dataset: split spec has both counts and fractions")
 	case s.Counts != nil:
@@ -123,6 +166,9 @@ func (s SplitSpec) Validate() error {
 
 // String formats the spec, e.g. "counts 500/100/100 seed 1".
 func (s SplitSpec) String() string {
+	if s.Fold != nil {
+		return fmt.Sprintf("fold %d/%d seed %d", s.Fold.Index+1, s.Fold.Of, s.Seed)
+	}
 	if s.Counts != nil {
 		return fmt.Sprintf("counts %d/%d/%d seed %d", s.Counts[0], s.Counts[1], s.Counts[2], s.Seed)
 	}
@@ -427,14 +473,29 @@ func CreateVersion(ctx context.Context, st *store.Store, name string, spec Split
 		if !hasPrev && total == 0 {
 			return fmt.Errorf("dataset: no labelled inputs to split into %q", name)
 		}
-		splitTotals, err := spec.totals(total, hasPrev)
-		if err != nil {
-			return err
+		var alloc [][]int
+		if spec.Fold == nil {
+			splitTotals, err := spec.totals(total, hasPrev)
+			if err != nil {
+				return err
+			}
+			alloc = stratify(sizes, splitTotals)
 		}
-		alloc := stratify(sizes, splitTotals)
 		for ci, c := range classes {
 			items := byClass[c]
 			sort.Slice(items, func(a, b int) bool { return rankKey(spec.Seed, items[a].SHA256) < rankKey(spec.Seed, items[b].SHA256) })
+			if spec.Fold != nil {
+				// Chunk j*K/m of m ranked inputs: K chunks whose sizes differ by at most one.
+				for j, l := range items {
+					split := store.Train
+					if j*spec.Fold.Of/len(items) == spec.Fold.Index {
+						split = store.Validation
+					}
+					members = append(members, store.Member{InputID: l.InputID, Split: split, ConceptID: l.ConceptID, Concept: l.Concept})
+					result.Added++
+				}
+				continue
+			}
 			k := 0
 			for si, split := range store.Splits {
 				for range alloc[ci][si] {
