@@ -1,7 +1,6 @@
 package mlkit
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -78,12 +77,6 @@ func (b *TrainBuilder) Weights(path string) *TrainBuilder {
 
 // fineTuneTrainer is a fine-tuning run as Run and LRFind see it.
 type fineTuneTrainer struct{ *train.FineTuneBuilder }
-
-// LRFind is not offered for fine-tuning: the range test sweeps from fresh weights, which would discard
-// the pretrained backbone.
-func (fineTuneTrainer) LRFind(train.LRFindOptions) (*train.LRFindResult, error) {
-	return nil, errors.New("lr_find is not offered for fine-tuned models (it would start from fresh weights); the defaults (train.FineTuneDefaults) start from the pretrained ones")
-}
 
 // fineTuneConfigure returns the configure function of a fine-tuning run. At the embedder's own
 // resolution with its own weights, the frozen phase reads the app's cached embeddings (computing the

@@ -19,6 +19,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"math"
@@ -28,7 +29,9 @@ import (
 	"time"
 
 	"github.com/visionnb/visionnb/mlkit"
+	"github.com/visionnb/visionnb/mlkit/dataset"
 	"github.com/visionnb/visionnb/mlkit/eval"
+	"github.com/visionnb/visionnb/mlkit/store"
 	"github.com/visionnb/visionnb/mlkit/train"
 )
 
@@ -250,14 +253,64 @@ func runOne(app *mlkit.App, r recipe, ds, where string) (*eval.Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	ttaAcc, err := flipTTAAccuracy(app, m, ds)
+	if err != nil {
+		return nil, err
+	}
 	last := m.History[len(m.History)-1]
 	recalls, zero := recallLine(va.Report)
 	cfg := m.Result.Predictor.Config()
 	o := cfg.Optimizer
-	fmt.Printf("RESULT | %s | %s %dpx e%d b%d crop>=%.2f | %s lr %g wd %g %s warm %g ls %.2f mixup %g zir %v | %s seed %d | train %.0fs (+eval %.0fs) load %s -> %s | train acc %.3f | val acc %.3f | zero-recall %d | %s | %s\n",
+	fmt.Printf("RESULT | %s | %s %dpx e%d b%d crop>=%.2f | %s lr %g wd %g %s warm %g ls %.2f mixup %g zir %v | %s seed %d | train %.0fs (+eval %.0fs) load %s -> %s | train acc %.3f | val acc %.3f (flip TTA %.3f) | zero-recall %d | %s | %s\n",
 		r.tag, r.family, r.size, r.epochs, r.batch, cfg.Augment.ScaleMin, o.Name, o.LR, o.WeightDecay, o.Schedule, o.WarmupEpochs, cfg.LabelSmoothing, cfg.Mixup,
 		cfg.ZeroInitResidual, where, r.seed, trainSecs,
-		time.Since(start).Seconds()-trainSecs, load0, loadavg(), last.TrainAccuracy, va.Report.Accuracy, zero,
+		time.Since(start).Seconds()-trainSecs, load0, loadavg(), last.TrainAccuracy, va.Report.Accuracy, ttaAcc, zero,
 		recalls, r.backend)
 	return va.Report, app.DeleteModel(name)
+}
+
+// flipTTAAccuracy is the validation accuracy of m on ds with horizontal-flip test-time augmentation
+// (train.Predictor.SetFlipTTA).
+func flipTTAAccuracy(app *mlkit.App, m *mlkit.TrainedModel, ds string) (float64, error) {
+	ctx := context.Background()
+	v, err := dataset.OpenVersion(ctx, app.Store(), ds, 0)
+	if err != nil {
+		return 0, err
+	}
+	members, err := dataset.Members(ctx, app.Store(), v)
+	if err != nil {
+		return 0, err
+	}
+	class := map[string]int{}
+	for i, c := range m.Classes {
+		class[c] = i
+	}
+	var paths []string
+	var labels []int
+	for _, mem := range members {
+		if mem.Split == store.Validation {
+			paths = append(paths, app.Store().BlobPath(mem.SHA256))
+			labels = append(labels, class[mem.Concept])
+		}
+	}
+	p := m.Result.Predictor
+	p.SetFlipTTA(true)
+	defer p.SetFlipTTA(false)
+	probs, err := p.Predict(paths)
+	if err != nil {
+		return 0, err
+	}
+	right := 0
+	for i, row := range probs {
+		best := 0
+		for c, v := range row {
+			if v > row[best] {
+				best = c
+			}
+		}
+		if best == labels[i] {
+			right++
+		}
+	}
+	return float64(right) / float64(max(len(paths), 1)), nil
 }

@@ -62,6 +62,20 @@ func TestCLITrainFineTune(t *testing.T) {
 	if !out.Reused {
 		t.Errorf("the same command again trained anew: %+v", out)
 	}
+	// --lr-find sweeps the unfrozen phase from the pretrained weights and saves no model.
+	var sweep struct {
+		LRs        []float64 `json:"lrs"`
+		Suggestion float64   `json:"suggestion"`
+	}
+	lrArgs := append([]string{}, args[:len(args)-1]...)
+	lrArgs[6] = "m-lr" // --model
+	decode(t, call(append(lrArgs, "--lr-find", "--lr-find-steps", "12", "--json")...), &sweep)
+	if len(sweep.LRs) < 2 || !(sweep.Suggestion > 0) {
+		t.Errorf("fine-tuning --lr-find: %+v", sweep)
+	}
+	if r := call("models", "--app", "ft"); r.code != 0 || strings.Contains(r.stdout, "m-lr") {
+		t.Errorf("--lr-find left a model behind: %+v", r)
+	}
 	r := call("train", "--app", "ft", "--dataset", "ds", "--model", "d", "--deep", cliTinyBackbone.Name, "--frozen-epochs", "3")
 	if r.code == 0 || !strings.Contains(r.stderr, "--fine-tune") {
 		t.Errorf("--frozen-epochs without --fine-tune: exit %d, stderr %q", r.code, r.stderr)

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"math"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -361,5 +363,48 @@ func TestDeepInvalidInput(t *testing.T) {
 				t.Errorf("error %v: want one containing %q (ErrInvalidInput: %v)", err, c.want, c.invalid)
 			}
 		})
+	}
+}
+
+// TestFlipTTAIsMirrorInvariant: with SetFlipTTA an image and its mirror image get the same probabilities
+// (the mean over both orientations), which a model over raw pixels does not give them without it.
+func TestFlipTTAIsMirrorInvariant(t *testing.T) {
+	classes, trainSet, valSet := animals(t, 4, 1)
+	res, err := Deep(testDenseFamily, models.New().Size(32)).Data(classes, trainSet, valSet).CacheDir(t.TempDir()).NoAugment().
+		With(DeepDefaults().Backend(testBackend(t)).LR(1e-3).Epochs(2).BatchSize(4).Seed(1).Quiet()).Fit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, mirrored := image.NewNRGBA(image.Rect(0, 0, 32, 32)), image.NewNRGBA(image.Rect(0, 0, 32, 32))
+	r := rand.New(rand.NewPCG(3, 4))
+	for y := range 32 {
+		for x := range 32 {
+			c := color.NRGBA{uint8(r.IntN(256)), uint8(r.IntN(256)), uint8(x * 8), 255}
+			img.SetNRGBA(x, y, c)
+			mirrored.SetNRGBA(31-x, y, c)
+		}
+	}
+	p := res.Predictor
+	plain, err := p.PredictImages([]image.Image{img, mirrored})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.SetFlipTTA(true)
+	tta, err := p.PredictImages([]image.Image{img, mirrored})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plainDiff, ttaDiff, sum := 0.0, 0.0, 0.0
+	for c := range tta[0] {
+		plainDiff = math.Max(plainDiff, math.Abs(float64(plain[0][c]-plain[1][c])))
+		ttaDiff = math.Max(ttaDiff, math.Abs(float64(tta[0][c]-tta[1][c])))
+		sum += float64(tta[0][c])
+		// The TTA probability is the mean of the two plain ones.
+		if want := (plain[0][c] + plain[1][c]) / 2; math.Abs(float64(tta[0][c]-want)) > 1e-6 {
+			t.Errorf("class %d: TTA probability %v, want the mean of %v and %v", c, tta[0][c], plain[0][c], plain[1][c])
+		}
+	}
+	if ttaDiff > 1e-6 || plainDiff < 1e-4 || math.Abs(sum-1) > 1e-5 {
+		t.Errorf("image vs mirror: max difference %.2g with TTA (want ~0), %.2g without (want > 0); TTA row sums to %v", ttaDiff, plainDiff, sum)
 	}
 }

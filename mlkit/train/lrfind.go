@@ -109,6 +109,25 @@ func (d *DeepBuilder) LRFind(o LRFindOptions) (*LRFindResult, error) {
 	return res, nil
 }
 
+// LRFind runs the learning-rate range test on the unfrozen phase of fine-tuning: it loads the pretrained
+// weights, trains the head on the frozen backbone's features as Fit does (in memory), then sweeps the
+// learning rate of the whole network from there (the backbone at LR / BackboneLRFactor, as Fit trains
+// it); see HeadBuilder.LRFind. Its suggestion is for Options.LR of the unfrozen phase. Only the pixel
+// cache (CacheDir) is written.
+func (f *FineTuneBuilder) LRFind(o LRFindOptions) (*LRFindResult, error) {
+	g := *f
+	g.opts = f.opts.OutputDir("").Quiet()
+	e, _, _, err := g.newEngine()
+	if err != nil {
+		return nil, fmt.Errorf("fine-tuning %s: learning-rate range test: %w", f.family.Name, err)
+	}
+	res, err := e.lrFind(o)
+	if err != nil {
+		return nil, fmt.Errorf("fine-tuning %s: learning-rate range test: %w", f.family.Name, err)
+	}
+	return res, nil
+}
+
 // lrFind is the range test on the engine's training data, in memory only.
 func (e *engine) lrFind(o LRFindOptions) (*LRFindResult, error) {
 	o, err := o.withDefaults()
@@ -119,10 +138,15 @@ func (e *engine) lrFind(o LRFindOptions) (*LRFindResult, error) {
 		return nil, err
 	}
 	e.outDir, e.progress = "", nil // Nothing saved, nothing reported per step.
-	e.sched = schedule{opt: e.config.Optimizer, sweep: lrSweep{start: o.StartLR, end: o.EndLR, steps: o.Steps}}
+	e.sched = schedule{opt: e.config.Optimizer, sweep: lrSweep{start: o.StartLR, end: o.EndLR, steps: o.Steps}, varLR: e.sched.varLR}
 	e.newContext()
 	if err := e.ctx.SetRNGStateFromSeed(e.config.Seed); err != nil {
 		return nil, fmt.Errorf("seeding the random state: %w", err)
+	}
+	if e.prepare != nil { // Fine-tuning: the sweep starts from the pretrained backbone and the frozen phase's head.
+		if err := e.prepare(e.ctx, true); err != nil {
+			return nil, err
+		}
 	}
 	if err := e.buildTrainExec(); err != nil {
 		return nil, err

@@ -130,3 +130,36 @@ func TestSuggestLR(t *testing.T) {
 		t.Errorf("steep %v outside the falling stretch", steep)
 	}
 }
+
+// TestLRFindFineTuneStartsFromPretrained: the fine-tuning range test sweeps the unfrozen phase from the
+// pretrained backbone and the frozen phase's trained head, so its first losses are those of a model that
+// already separates the classes, far below a fresh model's; it writes no output folder.
+func TestLRFindFineTuneStartsFromPretrained(t *testing.T) {
+	path := writeState(t, tinyState(1))
+	data := colourImages(t, 12, 3)
+	tr, va := data[:16], data[16:]
+	out := filepath.Join(t.TempDir(), "model")
+	o := LRFindOptions{StartLR: 1e-7, EndLR: 1e-3, Steps: 12}
+	ft, err := FineTune(tinyConvFT, models.New().Size(16)).Data([]string{"red", "blue"}, tr, va).Weights(path).
+		FrozenOptions(FrozenDefaults().LR(0.05).Epochs(60)).NoAugment().
+		With(FineTuneDefaults().BatchSize(8).Seed(1).Backend(testBackend(t)).OutputDir(out)).LRFind(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := Deep(tinyConvFT, models.New().Size(16)).Data([]string{"red", "blue"}, tr, va).NoAugment().CacheDir(t.TempDir()).
+		With(DeepDefaults().BatchSize(8).Seed(1).Backend(testBackend(t)).Quiet()).LRFind(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("first raw losses: fine-tuning %.3f, fresh %.3f; suggestion %.3g", ft.RawLosses[0], fresh.RawLosses[0], ft.Suggestion)
+	// The frozen phase reaches a training loss of ~0.15 on these colours; a fresh model starts near ln 2.
+	if !(ft.RawLosses[0] < 0.3 && ft.RawLosses[0] < fresh.RawLosses[0]) {
+		t.Errorf("the fine-tuning sweep starts at loss %.3f, a fresh model's at %.3f: it did not start from the pretrained backbone and trained head", ft.RawLosses[0], fresh.RawLosses[0])
+	}
+	if len(ft.LRs) != o.Steps || ft.Suggestion <= 0 {
+		t.Errorf("fine-tuning sweep: %d of %d steps, suggestion %v", len(ft.LRs), o.Steps, ft.Suggestion)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("the range test created the output folder %s (stat: %v)", out, err)
+	}
+}

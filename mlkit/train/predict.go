@@ -28,7 +28,13 @@ type Predictor struct {
 	numClasses int
 	multiLabel bool
 	cache      pipeline.Cache
+	flipTTA    bool
 }
+
+// SetFlipTTA turns horizontal-flip test-time augmentation on or off for deep models: each image's
+// probabilities are the mean of the model's on the image and on its mirror image (the training
+// augmentation's flip), at twice the inference cost.
+func (p *Predictor) SetFlipTTA(on bool) { p.flipTTA = on }
 
 // Config returns the run's configuration (a copy).
 func (p *Predictor) Config() RunConfig {
@@ -95,7 +101,37 @@ func (p *Predictor) PredictImages(images []image.Image) ([][]float32, error) {
 
 func (p *Predictor) predictPixels(px [][]uint8) ([][]float32, error) {
 	src := &imageSource{size: p.config.InputSize, pixels: px}
-	return p.run(len(px), func(idx []int) (*tensors.Tensor, error) { return src.Batch(idx, 0, false) })
+	out, err := p.run(len(px), func(idx []int) (*tensors.Tensor, error) { return src.Batch(idx, 0, false) })
+	if err != nil || !p.flipTTA {
+		return out, err
+	}
+	mirrored := make([][]uint8, len(px))
+	for i, im := range px {
+		mirrored[i] = mirror(im, p.config.InputSize)
+	}
+	src = &imageSource{size: p.config.InputSize, pixels: mirrored}
+	flipped, err := p.run(len(px), func(idx []int) (*tensors.Tensor, error) { return src.Batch(idx, 0, false) })
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		for c := range out[i] {
+			out[i][c] = (out[i][c] + flipped[i][c]) / 2
+		}
+	}
+	return out, nil
+}
+
+// mirror returns the left-right mirror of a size x size RGB image (HWC bytes).
+func mirror(px []uint8, size int) []uint8 {
+	out := make([]uint8, len(px))
+	for y := range size {
+		row := y * size * 3
+		for x := range size {
+			copy(out[row+x*3:row+x*3+3], px[row+(size-1-x)*3:row+(size-1-x)*3+3])
+		}
+	}
+	return out
 }
 
 // run evaluates n examples in fixed-size padded batches.
