@@ -258,3 +258,66 @@ func TestFastSliceMatchesReference(t *testing.T) {
 		})
 	}
 }
+
+// TestParallelUnaryMatchesReference runs every parallelised unary op on a large operand, a parameter (the
+// output is a copy) and an intermediate (computed in place), against float64 math.
+func TestParallelUnaryMatchesReference(t *testing.T) {
+	if !parallelUnaryInstalled {
+		t.Fatal("installParallelUnary did not find simplego's executors")
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	be, err := New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Finalize()
+	ops := []struct {
+		name string
+		f    func(*Node) *Node
+		ref  func(float64) float64
+	}{
+		{"Neg", Neg, func(x float64) float64 { return -x }},
+		{"Abs", Abs, math.Abs},
+		{"Sign", Sign, func(x float64) float64 { return math.Copysign(1, x) }},
+		{"Exp", Exp, math.Exp},
+		{"Expm1", Expm1, math.Expm1},
+		{"Log", func(x *Node) *Node { return Log(Abs(x)) }, func(x float64) float64 { return math.Log(math.Abs(x)) }},
+		{"Log1p", func(x *Node) *Node { return Log1p(Abs(x)) }, func(x float64) float64 { return math.Log1p(math.Abs(x)) }},
+		{"Rsqrt", func(x *Node) *Node { return Rsqrt(Abs(x)) }, func(x float64) float64 { return 1 / math.Sqrt(math.Abs(x)) }},
+		{"Sqrt", func(x *Node) *Node { return Sqrt(Abs(x)) }, func(x float64) float64 { return math.Sqrt(math.Abs(x)) }},
+		{"Cos", Cos, math.Cos},
+		{"Sin", Sin, math.Sin},
+		{"Tanh", Tanh, math.Tanh},
+		{"Logistic", Logistic, func(x float64) float64 { return 1 / (1 + math.Exp(-x)) }},
+		{"Erf", Erf, math.Erf},
+	}
+	r := rand.New(rand.NewPCG(9, 10))
+	x := randomTensor(r, []int{4, 64, 64, 8})
+	xf := tensors.MustCopyFlatData[float32](x)
+	for _, op := range ops {
+		for _, scale := range []float64{0, 1.5} { // 0: on the parameter itself; else on x*scale, an intermediate
+			t.Run(fmt.Sprintf("%s_scale%g", op.name, scale), func(t *testing.T) {
+				runs := parallelUnaryRuns.Load()
+				got := MustExecOnce(be, func(x *Node) *Node {
+					if scale != 0 {
+						x = MulScalar(x, scale)
+					}
+					return op.f(x)
+				}, x)
+				if parallelUnaryRuns.Load() == runs {
+					t.Errorf("the op did not go through parallelUnary")
+				}
+				flat := tensors.MustCopyFlatData[float32](got)
+				for i, v := range xf {
+					in := float64(v)
+					if scale != 0 {
+						in = float64(float32(in * scale))
+					}
+					if w := op.ref(in); math.Abs(float64(flat[i])-w) > 2e-6*math.Max(1, math.Abs(w)) {
+						t.Fatalf("element %d (x=%v): %v, want %v", i, in, flat[i], w)
+					}
+				}
+			})
+		}
+	}
+}
