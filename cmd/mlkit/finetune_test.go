@@ -62,6 +62,17 @@ func TestCLITrainFineTune(t *testing.T) {
 	if !out.Reused {
 		t.Errorf("the same command again trained anew: %+v", out)
 	}
+	// --flip-tta predicts with the mirror images too: every photo still gets one prediction.
+	var preds []map[string]any
+	decode(t, call("predict", "--app", "ft", "--model", "m", "--flip-tta", "--json", photos), &preds)
+	if len(preds) != 12 {
+		t.Errorf("predict --flip-tta: %d rows, want 12: %v", len(preds), preds)
+	}
+	for _, p := range preds {
+		if p["status"] != "predicted" {
+			t.Errorf("predict --flip-tta: %v", p)
+		}
+	}
 	// --lr-find sweeps the unfrozen phase from the pretrained weights and saves no model.
 	var sweep struct {
 		LRs        []float64 `json:"lrs"`

@@ -134,6 +134,10 @@ func TestCLIPredictReportsHostileFiles(t *testing.T) {
 			t.Errorf("%s: %q, want %q", name, reasons[name], w)
 		}
 	}
+	// A head classifies embeddings: --flip-tta is refused, naming the flag.
+	if r := call("predict", "--model", model, "--flip-tta", folder); r.code == 0 || !strings.Contains(r.stderr, "--flip-tta") {
+		t.Errorf("predict --flip-tta with a head: exit %d, stderr %q", r.code, r.stderr)
+	}
 	var js []map[string]any
 	decode(t, call("predict", "--model", model, "--json", folder), &js)
 	if len(js) != 4 {

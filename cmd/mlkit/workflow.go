@@ -34,6 +34,7 @@ type workflowFlags struct {
 	fineTune, weights       string
 	frozenEpochs            int
 	backboneLRFactor        float64
+	flipTTA                 bool
 }
 
 func init() {
@@ -90,6 +91,7 @@ func init() {
 			flags: func(c *cli, fs *flag.FlagSet) {
 				fs.StringVar(&c.wf.model, "model", "", "model name in the app, or a model folder")
 				fs.StringVar(&c.wf.out, "out", "", "CSV file (default stdout)")
+				fs.BoolVar(&c.wf.flipTTA, "flip-tta", false, "deep models: average each image's probabilities with its mirror image's (twice the inference time)")
 			}},
 		command{name: "export", args: "(--dataset NAME | --model NAME) --out DIR", help: "export a dataset (ImageFolder + CSV) or a model (checkpoint + Go example)", run: runExport,
 			flags: func(c *cli, fs *flag.FlagSet) {
@@ -486,6 +488,11 @@ func runPredict(c *cli, _ *flag.FlagSet, args []string) error {
 	}
 	if err != nil {
 		return err
+	}
+	if c.wf.flipTTA {
+		if err := p.FlipTTA(true); err != nil {
+			return usageError{"--flip-tta: " + err.Error()}
+		}
 	}
 	preds, err := p.PredictFolder(args[0])
 	if err != nil {
