@@ -56,6 +56,7 @@ func main() {
 		tag       = flag.String("tag", "", "a note printed with the result")
 		scaleMin  = flag.Float64("scale-min", 0, "random-resized-crop minimum area (0: the family's recipe's)")
 		mixup     = flag.Float64("mixup", -1, "mixup alpha (0: off; -1: the defaults')")
+		cutmix    = flag.Float64("cutmix", -1, "cutmix alpha (0: off; -1: the defaults')")
 		folds     = flag.Int("folds", 0, "K >= 2: K-fold cross-validation over all labelled photos (split seed -split-seed) instead of the tutorial's split")
 	)
 	flag.Parse()
@@ -63,7 +64,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "recipes: -folds %d: want 0 (the tutorial's split) or at least 2\n", *folds)
 		os.Exit(2)
 	}
-	r := recipe{*family, *size, *epochs, *batch, *lr, *opt, *sched, *warmup, *wd, *ls, *mixup, *zir, *plain, *backend, *seed, *splitSeed, *tag, *scaleMin}
+	r := recipe{*family, *size, *epochs, *batch, *lr, *opt, *sched, *warmup, *wd, *ls, *mixup, *zir, *plain, *backend, *seed, *splitSeed, *tag, *scaleMin, *cutmix}
 	if err := run(*appDir, r, *folds); err != nil {
 		fmt.Fprintln(os.Stderr, "recipes:", err)
 		os.Exit(1)
@@ -81,7 +82,7 @@ type recipe struct {
 	backend               string
 	seed, splitSeed       int64
 	tag                   string
-	scaleMin              float64
+	scaleMin, cutmix      float64
 }
 
 func loadavg() string {
@@ -232,6 +233,9 @@ func runOne(app *mlkit.App, r recipe, ds, where string) (*eval.Report, error) {
 		if r.mixup >= 0 {
 			o = o.Mixup(r.mixup)
 		}
+		if r.cutmix >= 0 {
+			o = o.CutMix(r.cutmix)
+		}
 		if r.zir {
 			o = o.ZeroInitResidual()
 		}
@@ -261,8 +265,8 @@ func runOne(app *mlkit.App, r recipe, ds, where string) (*eval.Report, error) {
 	recalls, zero := recallLine(va.Report)
 	cfg := m.Result.Predictor.Config()
 	o := cfg.Optimizer
-	fmt.Printf("RESULT | %s | %s %dpx e%d b%d crop>=%.2f | %s lr %g wd %g %s warm %g ls %.2f mixup %g zir %v | %s seed %d | train %.0fs (+eval %.0fs) load %s -> %s | train acc %.3f | val acc %.3f (flip TTA %.3f) | zero-recall %d | %s | %s\n",
-		r.tag, r.family, r.size, r.epochs, r.batch, cfg.Augment.ScaleMin, o.Name, o.LR, o.WeightDecay, o.Schedule, o.WarmupEpochs, cfg.LabelSmoothing, cfg.Mixup,
+	fmt.Printf("RESULT | %s | %s %dpx e%d b%d crop>=%.2f | %s lr %g wd %g %s warm %g ls %.2f mixup %g cutmix %g zir %v | %s seed %d | train %.0fs (+eval %.0fs) load %s -> %s | train acc %.3f | val acc %.3f (flip TTA %.3f) | zero-recall %d | %s | %s\n",
+		r.tag, r.family, r.size, r.epochs, r.batch, cfg.Augment.ScaleMin, o.Name, o.LR, o.WeightDecay, o.Schedule, o.WarmupEpochs, cfg.LabelSmoothing, cfg.Mixup, cfg.CutMix,
 		cfg.ZeroInitResidual, where, r.seed, trainSecs,
 		time.Since(start).Seconds()-trainSecs, load0, loadavg(), last.TrainAccuracy, va.Report.Accuracy, ttaAcc, zero,
 		recalls, r.backend)

@@ -186,16 +186,21 @@ func (e *engine) buildExecs() error {
 
 // buildTrainExec compiles the training step: (x, labels, weights, learning rate [batch]) -> (loss, correct,
 // learning rate); with mixup (Settings.Mixup) the step takes a fifth input, each example's blend lambda
-// [batch] (see mixGraph).
+// [batch] (see mixGraph); with cutmix (Settings.CutMix) a fifth, lambda, and a sixth, the pasted box
+// [batch, h, w] (see cutMixGraph).
 func (e *engine) buildTrainExec() error {
-	step := func(ctx *context.Context, x, labels, weights, lrs, lam *Node) []*Node {
+	step := func(ctx *context.Context, x, labels, weights, lrs, lam, box *Node) []*Node {
 		g := x.Graph()
 		ctx.SetTraining(g, true)
 		if lam != nil {
 			if !x.DType().IsFloat() {
 				x = ConvertDType(x, dtypes.Float32)
 			}
-			x = mixGraph(x, lam)
+			if box != nil {
+				x = cutMixGraph(x, box)
+			} else {
+				x = mixGraph(x, lam)
+			}
 		}
 		logits := ConvertDType(e.model(ctx.In(modelScope), x), dtypes.Float32)
 		var loss *Node
@@ -225,14 +230,20 @@ func (e *engine) buildTrainExec() error {
 	}
 	var err error
 	inputs := 4
-	if e.config.Mixup > 0 {
+	switch {
+	case e.config.CutMix > 0:
+		inputs = 6
+		e.trainExec, err = context.NewExec(e.backend, e.ctx, func(ctx *context.Context, x, labels, weights, lrs, lam, box *Node) []*Node {
+			return step(ctx, x, labels, weights, lrs, lam, box)
+		})
+	case e.config.Mixup > 0:
 		inputs = 5
 		e.trainExec, err = context.NewExec(e.backend, e.ctx, func(ctx *context.Context, x, labels, weights, lrs, lam *Node) []*Node {
-			return step(ctx, x, labels, weights, lrs, lam)
+			return step(ctx, x, labels, weights, lrs, lam, nil)
 		})
-	} else {
+	default:
 		e.trainExec, err = context.NewExec(e.backend, e.ctx, func(ctx *context.Context, x, labels, weights, lrs *Node) []*Node {
-			return step(ctx, x, labels, weights, lrs, nil)
+			return step(ctx, x, labels, weights, lrs, nil, nil)
 		})
 	}
 	if err != nil {
@@ -625,6 +636,28 @@ func (e *engine) trainStep(idx []int, epoch int, labels []int32, weights []float
 			lams[k] = lam
 		}
 		args = append(args, tensors.FromValue(lams))
+	}
+	if alpha := e.config.CutMix; alpha > 0 {
+		d := x.Shape().Dimensions
+		if len(d) != 4 {
+			for _, t := range args {
+				t.FinalizeAll()
+			}
+			return 0, 0, 0, fmt.Errorf("cutmix needs images [batch, height, width, channels], the training inputs are %v: use mixup", d)
+		}
+		y0, y1, x0, x1, lam := cutMixBox(alpha, e.config.Seed, epoch, idx[0], d[1], d[2])
+		lams := make([]float32, len(idx))
+		box := make([]float32, len(idx)*d[1]*d[2])
+		for k := range lams {
+			lams[k] = float32(lam)
+			for y := y0; y < y1; y++ {
+				row := box[(k*d[1]+y)*d[2]:]
+				for xx := x0; xx < x1; xx++ {
+					row[xx] = 1
+				}
+			}
+		}
+		args = append(args, tensors.FromValue(lams), tensors.FromFlatDataAndDimensions(box, len(idx), d[1], d[2]))
 	}
 	out, err := e.runTrainExec(args...)
 	for _, t := range args {

@@ -58,3 +58,31 @@ func mixGraph(x, lam *Node) *Node {
 	}
 	return Add(Mul(l, x), Mul(OneMinus(l), Reverse(x, 0)))
 }
+
+// cutMixBox draws the box of one training batch of h x w images: lambda ~ Beta(alpha, alpha), a box of
+// sides h·sqrt(1-lambda) and w·sqrt(1-lambda) around a uniform centre, clipped to the image (fastai's and the
+// paper's sampling); lam is the share of the image outside the box after clipping, the weight of each
+// example's own target. Like mixupLambda it is a function of (seed, epoch, first example) only.
+func cutMixBox(alpha float64, seed int64, epoch, first, h, w int) (y0, y1, x0, x1 int, lam float64) {
+	r := rand.New(rand.NewPCG(uint64(seed)^0x6375746D6978, uint64(epoch)<<32|uint64(uint32(first))))
+	a, b := gammaSample(r, alpha), gammaSample(r, alpha)
+	l := 0.5
+	if a+b > 0 {
+		l = a / (a + b)
+	}
+	cut := math.Sqrt(1 - l)
+	ch, cw := int(float64(h)*cut), int(float64(w)*cut)
+	cy, cx := r.IntN(h), r.IntN(w)
+	y0, y1 = max(cy-ch/2, 0), min(cy+ch/2, h)
+	x0, x1 = max(cx-cw/2, 0), min(cx+cw/2, w)
+	lam = 1 - float64((y1-y0)*(x1-x0))/float64(h*w)
+	return y0, y1, x0, x1, lam
+}
+
+// cutMixGraph pastes, in every example of x [batch, h, w, c], the pixels where mask [batch, h, w] is 1 from
+// the example at the mirrored position (the batch reversed).
+func cutMixGraph(x, mask *Node) *Node {
+	d := x.Shape().Dimensions
+	m := Reshape(ConvertDType(mask, x.DType()), d[0], d[1], d[2], 1)
+	return Add(Mul(OneMinus(m), x), Mul(m, Reverse(x, 0)))
+}

@@ -63,6 +63,11 @@ type Settings struct {
 	// in reverse order, inputs, targets and loss weights alike, by lambda ~ Beta(alpha, alpha) drawn per batch
 	// (as fastai, max(lambda, 1-lambda), so each example keeps its own label as the larger part). 0: off.
 	Mixup float64 `json:"mixup,omitempty"`
+	// CutMix is cutmix's alpha (Yun et al. 2019, fastai's CutMix): in every training batch a box covering a
+	// share 1-lambda of the image, lambda ~ Beta(alpha, alpha) drawn per batch, is pasted from the example at
+	// the mirrored position (the batch reversed), and the targets and loss weights are blended by the box's
+	// actual share. Images only; not with Mixup. 0: off.
+	CutMix float64 `json:"cutmix,omitempty"`
 }
 
 // HeadDefaults are the options of a head (see Head): AdamW with LR 1e-3 and no weight decay, constant
@@ -149,6 +154,10 @@ func (o Options) ZeroInitResidual() Options { o.Settings.ZeroInitResidual = true
 // Settings.Mixup; 0.2-0.4 typical, 0 off). It regularises a model that over-fits a small training set.
 func (o Options) Mixup(alpha float64) Options { o.Settings.Mixup = alpha; return o }
 
+// CutMix pastes a random box of each training image from another image of the batch, blending the targets
+// by the box's area (see Settings.CutMix; 1.0 typical, 0 off). Deep models only; not with Mixup.
+func (o Options) CutMix(alpha float64) Options { o.Settings.CutMix = alpha; return o }
+
 // OutputDir saves config.json, history.json and checkpoints there, and resumes an interrupted run found
 // there. Without it nothing is written.
 func (o Options) OutputDir(dir string) Options { o.outputDir = dir; return o }
@@ -196,6 +205,12 @@ func (s Settings) validate() error {
 	}
 	if !(s.Mixup >= 0 && s.Mixup <= maxMixup) {
 		return fmt.Errorf("mixup alpha %v out of range [0, %v] (0 turns it off)", s.Mixup, maxMixup)
+	}
+	if !(s.CutMix >= 0 && s.CutMix <= maxMixup) {
+		return fmt.Errorf("cutmix alpha %v out of range [0, %v] (0 turns it off)", s.CutMix, maxMixup)
+	}
+	if s.CutMix > 0 && s.Mixup > 0 {
+		return fmt.Errorf("mixup (alpha %v) and cutmix (alpha %v) are both on: choose one", s.Mixup, s.CutMix)
 	}
 	if s.Patience < 0 {
 		return fmt.Errorf("early-stopping patience %d: need 0 (off) or more", s.Patience)
