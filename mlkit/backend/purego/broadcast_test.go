@@ -321,3 +321,55 @@ func TestParallelUnaryMatchesReference(t *testing.T) {
 		}
 	}
 }
+
+// TestFastBroadcastInDimMatchesReference broadcasts per-channel, per-example, per-position and alternating
+// operands, small and large, and new axes (ExpandAndBroadcast), against the multi-index reference.
+func TestFastBroadcastInDimMatchesReference(t *testing.T) {
+	if !fastBroadcastInDimInstalled {
+		t.Fatal("installFastBroadcastInDim did not find simplego's float32 BroadcastInDim")
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	be, err := New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Finalize()
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, c := range [][2][]int{
+		{{1, 1, 1, 5}, {2, 3, 4, 5}},
+		{{2, 1, 1, 5}, {2, 3, 4, 5}},
+		{{2, 3, 4, 1}, {2, 3, 4, 5}},
+		{{1, 6, 1, 7}, {5, 6, 4, 7}},
+		{{1, 1, 1, 64}, {8, 32, 32, 64}}, // large: split over the cores
+		{{8, 32, 32, 1}, {8, 32, 32, 16}},
+	} {
+		t.Run(fmt.Sprintf("%v_to_%v", c[0], c[1]), func(t *testing.T) {
+			x := randomTensor(r, c[0])
+			runs := fastBroadcastInDimRuns.Load()
+			got := MustExecOnce(be, func(x *Node) *Node { return BroadcastToDims(x, c[1]...) }, x)
+			if fastBroadcastInDimRuns.Load() == runs {
+				t.Errorf("the broadcast did not go through fastBroadcastInDim")
+			}
+			want, _ := reference(func(a, _ float64) float64 { return a }, x, randomTensor(r, c[1]), c[0], c[1])
+			flat := tensors.MustCopyFlatData[float32](got)
+			for i, w := range want {
+				if float64(flat[i]) != w {
+					t.Fatalf("element %d: %v, want %v", i, flat[i], w)
+				}
+			}
+		})
+	}
+	// New axes: [3, 5] -> [3, 4, 5].
+	x := randomTensor(r, []int{3, 5})
+	got := MustExecOnce(be, func(x *Node) *Node { return ExpandAndBroadcast(x, []int{3, 4, 5}, []int{1}) }, x)
+	xf, flat := tensors.MustCopyFlatData[float32](x), tensors.MustCopyFlatData[float32](got)
+	for i := range 3 {
+		for j := range 4 {
+			for k := range 5 {
+				if flat[(i*4+j)*5+k] != xf[i*5+k] {
+					t.Fatalf("ExpandAndBroadcast [%d,%d,%d] = %v, want %v", i, j, k, flat[(i*4+j)*5+k], xf[i*5+k])
+				}
+			}
+		}
+	}
+}
