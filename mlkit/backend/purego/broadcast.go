@@ -2,7 +2,6 @@ package purego
 
 import (
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"unsafe" // go:linkname, and bufferMirror
 
@@ -147,25 +146,17 @@ func flatBinary(op binOp, backend *simplego.Backend, inputs []*simplego.Buffer, 
 	if out == nil {
 		return nil, false
 	}
-	var wg sync.WaitGroup
-	per := (n + workers - 1) / workers
-	for start := 0; start < n; start += per {
-		end := min(start+per, n)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			o := out[start:end]
-			switch {
-			case len(b) == 1 && len(a) > 1:
-				rowVS(op, o, a[start:end], b[0])
-			case len(a) == 1 && len(b) > 1:
-				rowSV(op, o, a[0], b[start:end])
-			default:
-				rowVV(op, o, a[start:end], b[start:end])
-			}
-		}()
-	}
-	wg.Wait()
+	parallelChunks(n, workers, func(_, start, end int) {
+		o := out[start:end]
+		switch {
+		case len(b) == 1 && len(a) > 1:
+			rowVS(op, o, a[start:end], b[0])
+		case len(a) == 1 && len(b) > 1:
+			rowSV(op, o, a[0], b[start:end])
+		default:
+			rowVV(op, o, a[start:end], b[start:end])
+		}
+	})
 	fastBroadcastRuns.Add(1)
 	return output, true
 }
@@ -219,24 +210,16 @@ const (
 
 // run computes out = a op b over the plan.
 func (p broadcastPlan) run(op binOp, out, a, b []float32) {
-	n := len(p.dims)
-	inner := p.dims[n-1]
-	rows := len(out) / inner
-	workers := min(runtime.GOMAXPROCS(0), rows)
-	if len(out) < parallelMinElements || rows < parallelMinRows || workers < 2 {
-		p.rows(op, out, a, b, 0, rows)
-		return
+	rows := len(out) / p.dims[len(p.dims)-1]
+	parallelChunks(rows, p.workers(len(out), rows), func(_, start, end int) { p.rows(op, out, a, b, start, end) })
+}
+
+// workers is how many cores to split rows output rows (elements in all) over: 1 below parallelMinElements.
+func (p broadcastPlan) workers(elements, rows int) int {
+	if elements < parallelMinElements || rows < parallelMinRows {
+		return 1
 	}
-	var wg sync.WaitGroup
-	per := (rows + workers - 1) / workers
-	for start := 0; start < rows; start += per {
-		wg.Add(1)
-		go func(start, end int) {
-			defer wg.Done()
-			p.rows(op, out, a, b, start, end)
-		}(start, min(start+per, rows))
-	}
-	wg.Wait()
+	return min(runtime.GOMAXPROCS(0), rows)
 }
 
 // rows computes output rows [start, end) (a row: the last merged axis).

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/gomlx/gomlx/backends"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
@@ -19,11 +20,7 @@ func TestFastBroadcastMatchesReference(t *testing.T) {
 		t.Fatal("installFastBroadcast did not find simplego's executors")
 	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2)) // The large cases split over 2 cores even on 1.
-	be, err := New("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer be.Finalize()
+	be := newTestBackend(t)
 	ops := []struct {
 		name string
 		f    func(a, b *Node) *Node
@@ -123,11 +120,7 @@ func TestFastReduceSumMatchesReference(t *testing.T) {
 	if !fastReduceSumInstalled {
 		t.Fatal("installFastReduceSum did not find simplego's float32 ReduceSum")
 	}
-	be, err := New("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer be.Finalize()
+	be := newTestBackend(t)
 	cases := []struct {
 		dims, axes []int
 	}{
@@ -200,11 +193,7 @@ func TestFastSliceMatchesReference(t *testing.T) {
 	if !fastSliceInstalled {
 		t.Fatal("installFastSlice did not find simplego's float32 Slice")
 	}
-	be, err := New("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer be.Finalize()
+	be := newTestBackend(t)
 	cases := []struct {
 		dims, starts, limits, strides []int
 		fast                          bool // rows long enough for the fast path
@@ -266,11 +255,7 @@ func TestParallelUnaryMatchesReference(t *testing.T) {
 		t.Fatal("installParallelUnary did not find simplego's executors")
 	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
-	be, err := New("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer be.Finalize()
+	be := newTestBackend(t)
 	ops := []struct {
 		name string
 		f    func(*Node) *Node
@@ -329,11 +314,7 @@ func TestFastBroadcastInDimMatchesReference(t *testing.T) {
 		t.Fatal("installFastBroadcastInDim did not find simplego's float32 BroadcastInDim")
 	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
-	be, err := New("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer be.Finalize()
+	be := newTestBackend(t)
 	r := rand.New(rand.NewPCG(11, 12))
 	for _, c := range [][2][]int{
 		{{1, 1, 1, 5}, {2, 3, 4, 5}},
@@ -372,4 +353,15 @@ func TestFastBroadcastInDimMatchesReference(t *testing.T) {
 			}
 		}
 	}
+}
+
+// newTestBackend creates the backend for one test, finalized when it ends.
+func newTestBackend(t *testing.T) backends.Backend {
+	t.Helper()
+	be, err := New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(be.Finalize)
+	return be
 }

@@ -2,8 +2,6 @@ package purego
 
 import (
 	"reflect"
-	"runtime"
-	"sync"
 	"sync/atomic"
 	"unsafe" // go:linkname, and the dispatcher's and iterator's mirrors
 
@@ -94,24 +92,8 @@ func fastBroadcastInDim(operandAny, outputAny, iterAny any) bool {
 		copy(out, operand)
 		return true
 	}
-	n := len(p.dims)
-	inner := p.dims[n-1]
-	rows := len(out) / inner
-	workers := min(runtime.GOMAXPROCS(0), rows)
-	if len(out) < parallelMinElements || workers < 2 {
-		p.copyRows(out, operand, 0, rows)
-		return true
-	}
-	var wg sync.WaitGroup
-	per := (rows + workers - 1) / workers
-	for start := 0; start < rows; start += per {
-		wg.Add(1)
-		go func(start, end int) {
-			defer wg.Done()
-			p.copyRows(out, operand, start, end)
-		}(start, min(start+per, rows))
-	}
-	wg.Wait()
+	rows := len(out) / p.dims[len(p.dims)-1]
+	parallelChunks(rows, p.workers(len(out), rows), func(_, start, end int) { p.copyRows(out, operand, start, end) })
 	return true
 }
 
@@ -123,14 +105,8 @@ func checkIteratorLayout(iter any) bool {
 	case 2:
 		return false
 	}
-	ok := false
-	if t := reflect.TypeOf(iter); t != nil && t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct {
-		s, m := t.Elem(), reflect.TypeOf(broadcastIteratorMirror{})
-		ok = s.NumField() == m.NumField() && s.Size() == m.Size()
-		for i := 0; ok && i < s.NumField(); i++ {
-			ok = s.Field(i).Type == m.Field(i).Type && s.Field(i).Offset == m.Field(i).Offset
-		}
-	}
+	t := reflect.TypeOf(iter)
+	ok := t != nil && t.Kind() == reflect.Pointer && sameLayout(t.Elem(), broadcastIteratorMirror{})
 	if ok {
 		iteratorLayoutOK.Store(1)
 	} else {

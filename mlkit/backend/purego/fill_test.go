@@ -15,11 +15,7 @@ func TestFastFloat32Fill(t *testing.T) {
 	if !simdKernelInstalled {
 		t.Skip("MLKIT_SIMD=0 or no SIMD kernel: simplego's own fill runs")
 	}
-	be, err := New("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer be.Finalize()
+	be := newTestBackend(t)
 	negZero := float32(math.Copysign(0, -1))
 	for _, n := range []int{1, 2, 7, 64, 1000, 4099} {
 		for _, value := range []any{nil, float32(2.5), negZero, float32(0)} {

@@ -3,7 +3,6 @@ package purego
 import (
 	"reflect"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	_ "unsafe" // go:linkname
 
@@ -47,16 +46,8 @@ func installFastReduceSum() bool {
 		ft.In(2).Kind() != reflect.Pointer || ft.In(3) != reflect.TypeOf(dtypes.Float32) {
 		return false
 	}
-	// The iterator must look like reduceIteratorMirror: an int and three []int, in that order.
-	it := ft.In(2).Elem()
-	mirror := reflect.TypeOf(reduceIteratorMirror{})
-	if it.Kind() != reflect.Struct || it.NumField() != mirror.NumField() || it.Size() != mirror.Size() {
+	if !sameLayout(ft.In(2).Elem(), reduceIteratorMirror{}) {
 		return false
-	}
-	for i := range it.NumField() {
-		if it.Field(i).Type != mirror.Field(i).Type || it.Field(i).Offset != mirror.Field(i).Offset {
-			return false
-		}
 	}
 	origV := reflect.ValueOf(orig)
 	ours := reflect.MakeFunc(ft, func(args []reflect.Value) []reflect.Value {
@@ -111,34 +102,21 @@ func fastReduceSum(operand, output []float32, dims, strides []int) bool {
 	}
 	inner := segs[len(segs)-1].size
 	rows := size / inner
-	workers := min(runtime.GOMAXPROCS(0), rows)
-	if size < parallelMinElements || workers < 2 {
-		clear(output)
-		reduceRows(segs, operand, output, 0, rows)
-		return true
+	workers := 1
+	if size >= parallelMinElements {
+		workers = min(runtime.GOMAXPROCS(0), rows)
 	}
 	// Split the rows over the workers, each into its own output (rows of different workers may add into
-	// the same output element), then add the partial outputs.
+	// the same output element; the first worker's is output itself), then add the partial outputs.
 	partial := make([][]float32, workers)
-	per := (rows + workers - 1) / workers
 	clear(output)
-	var wg sync.WaitGroup
-	for w := range workers {
-		start, end := w*per, min((w+1)*per, rows)
-		if w == 0 {
-			partial[w] = output
-		} else {
+	parallelChunks(rows, workers, func(w, start, end int) {
+		partial[w] = output
+		if w > 0 {
 			partial[w] = make([]float32, len(output))
 		}
-		wg.Add(1)
-		go func(out []float32, start, end int) {
-			defer wg.Done()
-			if start < end {
-				reduceRows(segs, operand, out, start, end)
-			}
-		}(partial[w], start, end)
-	}
-	wg.Wait()
+		reduceRows(segs, operand, partial[w], start, end)
+	})
 	for _, p := range partial[1:] {
 		for i, v := range p {
 			output[i] += v

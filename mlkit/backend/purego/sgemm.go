@@ -6,7 +6,6 @@ import (
 	"reflect"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -245,23 +244,14 @@ func transposeBlocks(blocks []float32, blockDim int) []float32 {
 			}
 		}
 	}
-	workers := min(runtime.GOMAXPROCS(0), n)
-	if workers < 2 || len(blocks) < 1<<16 {
-		for b := range n {
+	workers := 1
+	if len(blocks) >= 1<<16 {
+		workers = min(runtime.GOMAXPROCS(0), n)
+	}
+	parallelChunks(n, workers, func(_, start, end int) {
+		for b := start; b < end; b++ {
 			one(b)
 		}
-		return out
-	}
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for b := w; b < n; b += workers {
-				one(b)
-			}
-		}()
-	}
-	wg.Wait()
+	})
 	return out
 }

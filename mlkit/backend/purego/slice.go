@@ -42,15 +42,8 @@ func installFastSlice() bool {
 		ft.In(2).Kind() != reflect.Pointer {
 		return false
 	}
-	params := ft.In(2).Elem()
-	mirror := reflect.TypeOf(sliceNodeMirror{})
-	if params.Kind() != reflect.Struct || params.NumField() != mirror.NumField() || params.Size() != mirror.Size() {
+	if !sameLayout(ft.In(2).Elem(), sliceNodeMirror{}) {
 		return false
-	}
-	for i := range params.NumField() {
-		if params.Field(i).Type != mirror.Field(i).Type || params.Field(i).Offset != mirror.Field(i).Offset {
-			return false
-		}
 	}
 	origV := reflect.ValueOf(orig)
 	ours := reflect.MakeFunc(ft, func(args []reflect.Value) []reflect.Value {

@@ -2,7 +2,6 @@ package purego
 
 import (
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"unsafe" // go:linkname, and buffer views
 
@@ -74,18 +73,11 @@ func parallelUnary(orig nodeExecutor, backend *simplego.Backend, node *simplego.
 		copy(out, src)
 	}
 	errs := make([]error, workers)
-	per := (len(out) + workers - 1) / workers
-	var wg sync.WaitGroup
-	for w := range workers {
-		chunk := out[w*per : min((w+1)*per, len(out))]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			view := &bufferMirror{shape: shapes.Make(dtypes.Float32, len(chunk)), valid: true, flat: chunk}
-			_, errs[w] = orig(backend, node, []*simplego.Buffer{(*simplego.Buffer)(unsafe.Pointer(view))}, []bool{true})
-		}()
-	}
-	wg.Wait()
+	parallelChunks(len(out), workers, func(w, start, end int) {
+		chunk := out[start:end]
+		view := &bufferMirror{shape: shapes.Make(dtypes.Float32, len(chunk)), valid: true, flat: chunk}
+		_, errs[w] = orig(backend, node, []*simplego.Buffer{(*simplego.Buffer)(unsafe.Pointer(view))}, []bool{true})
+	})
 	for _, err := range errs {
 		if err != nil {
 			return nil, true, err
