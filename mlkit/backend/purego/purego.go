@@ -17,6 +17,10 @@
 // ResNet50's 64 px training step went from 6.0 s to 2.0 s. The replacement is process-wide, so the stock
 // "go" backend gets the kernel too.
 //
+// At Compile, chains of float32 elementwise operations become one fused node each, whose executor reads
+// every operand once and evaluates the chain in cache-sized chunks, bit-identical to the unfused ops (see
+// fuse.go; MLKIT_FUSE=0 turns it off): ResNet50's 64-px training step 0.95 -> 0.88 s on a 2-core Xeon.
+//
 // Graph operations run sequentially (simplego's "ops_sequential"), which avoids the deadlock of its parallel
 // mode; the big operations (DotGeneral) still use every core.
 //
