@@ -261,9 +261,18 @@ func (p broadcastPlan) rows(op binOp, out, a, b []float32, start, end int) {
 	}
 }
 
+// simdRows reports whether rowVV, rowVS, rowSV and the fused square root use their AVX loops (Add, Sub,
+// Mul and Div, and Sqrt: correctly rounded in both, so the results are the same bit for bit); false with
+// MLKIT_SIMD=0 or without AVX2. Set at init.
+var simdRows bool
+
 // rowVV computes out[i] = a[i] op b[i].
 func rowVV(op binOp, out, a, b []float32) {
 	a, b = a[:len(out)], b[:len(out)]
+	if n := len(out) &^ 7; simdRows && op <= opDiv && n > 0 {
+		rowVVAVX(int(op), &out[0], &a[0], &b[0], n)
+		out, a, b = out[n:], a[n:], b[n:]
+	}
 	switch op {
 	case opAdd:
 		for i := range out {
@@ -295,6 +304,10 @@ func rowVV(op binOp, out, a, b []float32) {
 // rowVS computes out[i] = a[i] op s.
 func rowVS(op binOp, out, a []float32, s float32) {
 	a = a[:len(out)]
+	if n := len(out) &^ 7; simdRows && op <= opDiv && n > 0 {
+		rowVSAVX(int(op), &out[0], &a[0], s, n)
+		out, a = out[n:], a[n:]
+	}
 	switch op {
 	case opAdd:
 		for i := range out {
@@ -326,6 +339,10 @@ func rowVS(op binOp, out, a []float32, s float32) {
 // rowSV computes out[i] = s op b[i].
 func rowSV(op binOp, out []float32, s float32, b []float32) {
 	b = b[:len(out)]
+	if n := len(out) &^ 7; simdRows && op <= opDiv && n > 0 {
+		rowSVAVX(int(op), &out[0], s, &b[0], n)
+		out, b = out[n:], b[n:]
+	}
 	switch op {
 	case opAdd:
 		for i := range out {

@@ -487,6 +487,10 @@ func unaryRow(op fusedOp, out, x []float32) {
 			}
 		}
 	case fSqrt:
+		if n := len(out) &^ 7; simdRows && n > 0 {
+			sqrtAVX(&out[0], &x[0], n)
+			out, x = out[n:], x[n:]
+		}
 		for i, v := range x {
 			out[i] = float32(math.Sqrt(float64(v)))
 		}

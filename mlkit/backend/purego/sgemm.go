@@ -128,6 +128,7 @@ func init() {
 	if k == kernelGeneric {
 		return
 	}
+	simdRows = haveAVX2Kernel
 	activeKernel.Store(int32(k))
 	simdKernelInstalled = installSIMDKernel()
 	if !simdKernelInstalled {

@@ -17,3 +17,15 @@ const haveAVX2Kernel = false
 
 // haveAVX512Kernel is false off amd64: simplego's own float32 kernel runs.
 const haveAVX512Kernel = false
+
+// The AVX row functions exist only on amd64; simdRows is never true elsewhere.
+func rowVVAVX(op int, out, a, b *float32, n int) {
+	panic("purego: rowVVAVX is only available on amd64")
+}
+func rowVSAVX(op int, out, a *float32, s float32, n int) {
+	panic("purego: rowVSAVX is only available on amd64")
+}
+func rowSVAVX(op int, out *float32, s float32, b *float32, n int) {
+	panic("purego: rowSVAVX is only available on amd64")
+}
+func sqrtAVX(out, x *float32, n int) { panic("purego: sqrtAVX is only available on amd64") }

@@ -1,0 +1,459 @@
+#include "textflag.h"
+
+// Elementwise float32 rows with AVX (see rows_amd64.go). Each function handles n elements, n a multiple
+// of 8; out may be one of the operands (every load of a position comes before its store).
+
+// func rowVVAVX(op int, out, a, b *float32, n int): out[i] = a[i] op b[i]; op 0..3: add, sub, mul, div.
+TEXT ·rowVVAVX(SB), NOSPLIT, $0-40
+	MOVQ op+0(FP), AX
+	MOVQ out+8(FP), DI
+	MOVQ a+16(FP), SI
+	MOVQ b+24(FP), DX
+	MOVQ n+32(FP), CX
+	CMPQ AX, $0
+	JEQ vvadd
+	CMPQ AX, $1
+	JEQ vvsub
+	CMPQ AX, $2
+	JEQ vvmul
+	JMP vvdiv
+
+vvadd:
+	CMPQ CX, $32
+	JL vvadd8
+vvadd32:
+	VMOVUPS 0(SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VADDPS 0(DX), Y0, Y0
+	VADDPS 32(DX), Y1, Y1
+	VADDPS 64(DX), Y2, Y2
+	VADDPS 96(DX), Y3, Y3
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DX
+	ADDQ $128, DI
+	SUBQ $32, CX
+	CMPQ CX, $32
+	JGE vvadd32
+vvadd8:
+	CMPQ CX, $8
+	JL vvdone
+	VMOVUPS (SI), Y0
+	VADDPS (DX), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP vvadd8
+vvsub:
+	CMPQ CX, $32
+	JL vvsub8
+vvsub32:
+	VMOVUPS 0(SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VSUBPS 0(DX), Y0, Y0
+	VSUBPS 32(DX), Y1, Y1
+	VSUBPS 64(DX), Y2, Y2
+	VSUBPS 96(DX), Y3, Y3
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DX
+	ADDQ $128, DI
+	SUBQ $32, CX
+	CMPQ CX, $32
+	JGE vvsub32
+vvsub8:
+	CMPQ CX, $8
+	JL vvdone
+	VMOVUPS (SI), Y0
+	VSUBPS (DX), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP vvsub8
+vvmul:
+	CMPQ CX, $32
+	JL vvmul8
+vvmul32:
+	VMOVUPS 0(SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VMULPS 0(DX), Y0, Y0
+	VMULPS 32(DX), Y1, Y1
+	VMULPS 64(DX), Y2, Y2
+	VMULPS 96(DX), Y3, Y3
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DX
+	ADDQ $128, DI
+	SUBQ $32, CX
+	CMPQ CX, $32
+	JGE vvmul32
+vvmul8:
+	CMPQ CX, $8
+	JL vvdone
+	VMOVUPS (SI), Y0
+	VMULPS (DX), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP vvmul8
+vvdiv:
+	CMPQ CX, $32
+	JL vvdiv8
+vvdiv32:
+	VMOVUPS 0(SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VDIVPS 0(DX), Y0, Y0
+	VDIVPS 32(DX), Y1, Y1
+	VDIVPS 64(DX), Y2, Y2
+	VDIVPS 96(DX), Y3, Y3
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DX
+	ADDQ $128, DI
+	SUBQ $32, CX
+	CMPQ CX, $32
+	JGE vvdiv32
+vvdiv8:
+	CMPQ CX, $8
+	JL vvdone
+	VMOVUPS (SI), Y0
+	VDIVPS (DX), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP vvdiv8
+vvdone:
+	VZEROUPPER
+	RET
+
+// func rowVSAVX(op int, out, a *float32, s float32, n int): out[i] = a[i] op s.
+TEXT ·rowVSAVX(SB), NOSPLIT, $0-40
+	MOVQ op+0(FP), AX
+	MOVQ out+8(FP), DI
+	MOVQ a+16(FP), SI
+	VBROADCASTSS s+24(FP), Y15
+	MOVQ n+32(FP), CX
+	CMPQ AX, $0
+	JEQ vsadd
+	CMPQ AX, $1
+	JEQ vssub
+	CMPQ AX, $2
+	JEQ vsmul
+	JMP vsdiv
+
+vsadd:
+	CMPQ CX, $32
+	JL vsadd8
+vsadd32:
+	VMOVUPS 0(SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VADDPS Y15, Y0, Y0
+	VADDPS Y15, Y1, Y1
+	VADDPS Y15, Y2, Y2
+	VADDPS Y15, Y3, Y3
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $32, CX
+	CMPQ CX, $32
+	JGE vsadd32
+vsadd8:
+	CMPQ CX, $8
+	JL vsdone
+	VMOVUPS (SI), Y0
+	VADDPS Y15, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP vsadd8
+vssub:
+	CMPQ CX, $32
+	JL vssub8
+vssub32:
+	VMOVUPS 0(SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VSUBPS Y15, Y0, Y0
+	VSUBPS Y15, Y1, Y1
+	VSUBPS Y15, Y2, Y2
+	VSUBPS Y15, Y3, Y3
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $32, CX
+	CMPQ CX, $32
+	JGE vssub32
+vssub8:
+	CMPQ CX, $8
+	JL vsdone
+	VMOVUPS (SI), Y0
+	VSUBPS Y15, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP vssub8
+vsmul:
+	CMPQ CX, $32
+	JL vsmul8
+vsmul32:
+	VMOVUPS 0(SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VMULPS Y15, Y0, Y0
+	VMULPS Y15, Y1, Y1
+	VMULPS Y15, Y2, Y2
+	VMULPS Y15, Y3, Y3
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $32, CX
+	CMPQ CX, $32
+	JGE vsmul32
+vsmul8:
+	CMPQ CX, $8
+	JL vsdone
+	VMOVUPS (SI), Y0
+	VMULPS Y15, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP vsmul8
+vsdiv:
+	CMPQ CX, $32
+	JL vsdiv8
+vsdiv32:
+	VMOVUPS 0(SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VDIVPS Y15, Y0, Y0
+	VDIVPS Y15, Y1, Y1
+	VDIVPS Y15, Y2, Y2
+	VDIVPS Y15, Y3, Y3
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $32, CX
+	CMPQ CX, $32
+	JGE vsdiv32
+vsdiv8:
+	CMPQ CX, $8
+	JL vsdone
+	VMOVUPS (SI), Y0
+	VDIVPS Y15, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP vsdiv8
+vsdone:
+	VZEROUPPER
+	RET
+
+// func rowSVAVX(op int, out *float32, s float32, b *float32, n int): out[i] = s op b[i].
+TEXT ·rowSVAVX(SB), NOSPLIT, $0-40
+	MOVQ op+0(FP), AX
+	MOVQ out+8(FP), DI
+	VBROADCASTSS s+16(FP), Y15
+	MOVQ b+24(FP), SI
+	MOVQ n+32(FP), CX
+	CMPQ AX, $0
+	JEQ svadd
+	CMPQ AX, $1
+	JEQ svsub
+	CMPQ AX, $2
+	JEQ svmul
+	JMP svdiv
+
+svadd:
+	CMPQ CX, $32
+	JL svadd8
+svadd32:
+	VMOVUPS 0(SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VADDPS Y0, Y15, Y0
+	VADDPS Y1, Y15, Y1
+	VADDPS Y2, Y15, Y2
+	VADDPS Y3, Y15, Y3
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $32, CX
+	CMPQ CX, $32
+	JGE svadd32
+svadd8:
+	CMPQ CX, $8
+	JL svdone
+	VMOVUPS (SI), Y0
+	VADDPS Y0, Y15, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP svadd8
+svsub:
+	CMPQ CX, $32
+	JL svsub8
+svsub32:
+	VMOVUPS 0(SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VSUBPS Y0, Y15, Y0
+	VSUBPS Y1, Y15, Y1
+	VSUBPS Y2, Y15, Y2
+	VSUBPS Y3, Y15, Y3
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $32, CX
+	CMPQ CX, $32
+	JGE svsub32
+svsub8:
+	CMPQ CX, $8
+	JL svdone
+	VMOVUPS (SI), Y0
+	VSUBPS Y0, Y15, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP svsub8
+svmul:
+	CMPQ CX, $32
+	JL svmul8
+svmul32:
+	VMOVUPS 0(SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VMULPS Y0, Y15, Y0
+	VMULPS Y1, Y15, Y1
+	VMULPS Y2, Y15, Y2
+	VMULPS Y3, Y15, Y3
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $32, CX
+	CMPQ CX, $32
+	JGE svmul32
+svmul8:
+	CMPQ CX, $8
+	JL svdone
+	VMOVUPS (SI), Y0
+	VMULPS Y0, Y15, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP svmul8
+svdiv:
+	CMPQ CX, $32
+	JL svdiv8
+svdiv32:
+	VMOVUPS 0(SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VDIVPS Y0, Y15, Y0
+	VDIVPS Y1, Y15, Y1
+	VDIVPS Y2, Y15, Y2
+	VDIVPS Y3, Y15, Y3
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $32, CX
+	CMPQ CX, $32
+	JGE svdiv32
+svdiv8:
+	CMPQ CX, $8
+	JL svdone
+	VMOVUPS (SI), Y0
+	VDIVPS Y0, Y15, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP svdiv8
+svdone:
+	VZEROUPPER
+	RET
+
+// func sqrtAVX(out, x *float32, n int): out[i] = sqrt(x[i]), correctly rounded (as float32(math.Sqrt)).
+TEXT ·sqrtAVX(SB), NOSPLIT, $0-24
+	MOVQ out+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+sqrt8:
+	CMPQ CX, $8
+	JL sqrtdone
+	VSQRTPS (SI), Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP sqrt8
+sqrtdone:
+	VZEROUPPER
+	RET
