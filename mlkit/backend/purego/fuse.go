@@ -476,6 +476,10 @@ func unaryRow(op fusedOp, out, x []float32) {
 			}
 		}
 	case fSign:
+		if n := len(out) &^ 7; simdRows && n > 0 {
+			signAVX(&out[0], &x[0], n)
+			out, x = out[n:], x[n:]
+		}
 		for i, v := range x {
 			switch {
 			case v < 0:

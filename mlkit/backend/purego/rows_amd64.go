@@ -19,3 +19,8 @@ func rowSVAVX(op int, out *float32, s float32, b *float32, n int)
 //
 //go:noescape
 func sqrtAVX(out, x *float32, n int)
+
+// signAVX computes out[i] = sign(x[i]) (0 for zeros and NaN) for i < n (n a multiple of 8) with AVX2.
+//
+//go:noescape
+func signAVX(out, x *float32, n int)

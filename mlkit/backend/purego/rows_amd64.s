@@ -457,3 +457,31 @@ sqrt8:
 sqrtdone:
 	VZEROUPPER
 	RET
+
+// func signAVX(out, x *float32, n int): out[i] = 1, -1 or 0 (x > 0, x < 0, else: zeros and NaN), as
+// unaryRow's Go loop.
+TEXT ·signAVX(SB), NOSPLIT, $0-24
+	MOVQ out+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVL $0x3f800000, AX
+	MOVD AX, X13
+	VBROADCASTSS X13, Y13
+	VXORPS Y14, Y14, Y14
+sign8:
+	CMPQ CX, $8
+	JL signdone
+	VMOVUPS (SI), Y0
+	VCMPPS $0x1e, Y14, Y0, Y1
+	VCMPPS $0x11, Y14, Y0, Y2
+	VANDPS Y13, Y1, Y1
+	VANDPS Y13, Y2, Y2
+	VSUBPS Y2, Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP sign8
+signdone:
+	VZEROUPPER
+	RET

@@ -1,13 +1,14 @@
 package purego
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
 )
 
 // TestSIMDRowsMatchGo compares the AVX row loops (rowVV, rowVS, rowSV for Add, Sub, Mul and Div, and
-// the fused Sqrt) with the Go loops bit for bit, on lengths around the 8- and 32-element steps, in place
+// the fused Sqrt and Sign) with the Go loops bit for bit, on lengths around the 8- and 32-element steps, in place
 // (out aliasing an operand) and not, with zeros, negatives (NaN square roots), infinities and subnormals.
 func TestSIMDRowsMatchGo(t *testing.T) {
 	if !simdRows {
@@ -56,9 +57,12 @@ func TestSIMDRowsMatchGo(t *testing.T) {
 			rowVV(op, inPlace, inPlace, b)
 			check("rowVV in place", n, inPlace, want)
 		}
-		want, got := make([]float32, n), make([]float32, n)
-		goOnly(func() { unaryRow(fSqrt, want, a) })
-		unaryRow(fSqrt, got, a)
-		check("Sqrt", n, got, want)
+		for _, op := range []fusedOp{fSqrt, fSign} {
+			want, got := make([]float32, n), make([]float32, n)
+			a := append(vec(n), float32(math.NaN()))[1:] // a NaN at the end, in the AVX part from n = 8 on
+			goOnly(func() { unaryRow(op, want, a) })
+			unaryRow(op, got, a)
+			check(fmt.Sprintf("unary %d", op), n, got, want)
+		}
 	}
 }

@@ -29,3 +29,4 @@ func rowSVAVX(op int, out *float32, s float32, b *float32, n int) {
 	panic("purego: rowSVAVX is only available on amd64")
 }
 func sqrtAVX(out, x *float32, n int) { panic("purego: sqrtAVX is only available on amd64") }
+func signAVX(out, x *float32, n int) { panic("purego: signAVX is only available on amd64") }
