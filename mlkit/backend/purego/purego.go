@@ -10,12 +10,13 @@
 //   - Reverse, Pad (with negative and interior padding), SelectAndScatterMax/Min (MaxPool's gradient),
 //     BatchNormForTraining, BatchNormForInference and BatchNormGradient.
 //
-// Float32 matrix products (and so every convolution) run simplego's blocked algorithm with an AVX-512 or
-// AVX2 FMA assembly block kernel (the best the CPU has), a row-copying operand packer and a memclr buffer
-// fill (see sgemm.go; MLKIT_SIMD=avx2 or avx512 picks the kernel, MLKIT_SIMD=0 turns all three off), and
-// then always the blocked algorithm ("dotgeneral_large"):
-// ResNet50's 64 px training step went from 6.0 s to 2.0 s. The replacement is process-wide, so the stock
-// "go" backend gets the kernel too.
+// Float32 matrix products (and so every convolution) whose operands are batches of matrices run an
+// AVX-512 or AVX2 FMA assembly micro-kernel (the best the CPU has) straight on the operands (gemm.go);
+// other layouts run simplego's blocked algorithm with the same kernel as its block kernel, a row-copying
+// operand packer and a memclr buffer fill (see sgemm.go; MLKIT_SIMD=avx2 or avx512 picks the kernel,
+// MLKIT_SIMD=0 turns all of it off), and then always the blocked algorithm ("dotgeneral_large"):
+// ResNet50's 64 px training step went from 6.0 s to 2.0 s with the block kernel, and from 0.74 to 0.59 s
+// with the direct path. The replacement is process-wide, so the stock "go" backend gets the kernel too.
 //
 // At Compile, chains of float32 elementwise operations become one fused node each, whose executor reads
 // every operand once and evaluates the chain in cache-sized chunks, bit-identical to the unfused ops (see
