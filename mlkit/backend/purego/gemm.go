@@ -18,7 +18,8 @@ import (
 // transposition the SIMD kernel needs took twice the kernel's own time. When both operands are laid out as
 // matrices (batch axes first, then the cross and contracting axes each contiguous, in either order), the
 // DotGeneral executor here instead runs the SIMD micro-kernel straight on the operands: a [M][K] left
-// operand and a [K][N] right one are read in place; the other orders ([K][M], [N][K]) are transposed once;
+// operand and a [K][N] right one are read in place, and so is a [K][M] left one with AVX-512 (a
+// depth-major variant of the kernel); the other orders ([K][M] with AVX2, [N][K]) are transposed once;
 // sizes the tile does not divide are zero-padded once. Everything else (other dtypes and layouts, the
 // generic kernel) goes to simplego's executor.
 
@@ -147,7 +148,9 @@ func (g gemm) run(a, b, c []float32) {
 		mr, nr, fn = 8, 32, kernel8x32avx512
 	}
 	M, N, K := g.m, g.n, g.k
-	if g.aT {
+	// A [K][M] is read in place by the AVX-512 depth-major kernel; otherwise transposed to [M][K].
+	depthMajor := g.aT && g.kernel == kernelAVX512
+	if g.aT && !depthMajor {
 		a = transposeMatrix(a, K, M)
 	}
 	if g.bT {
@@ -155,7 +158,14 @@ func (g gemm) run(a, b, c []float32) {
 	}
 	// Pad to whole tiles where needed (zero rows of A, zero columns of B; the padding of C is dropped).
 	Mp, Np := (M+mr-1)/mr*mr, (N+nr-1)/nr*nr
-	if Mp != M {
+	switch {
+	case Mp != M && depthMajor:
+		pa := make([]float32, K*Mp)
+		for p := range K {
+			copy(pa[p*Mp:p*Mp+M], a[p*M:(p+1)*M])
+		}
+		a = pa
+	case Mp != M:
 		pa := make([]float32, Mp*K)
 		copy(pa, a[:M*K])
 		a = pa
@@ -178,6 +188,12 @@ func (g gemm) run(a, b, c []float32) {
 		for p0 := 0; p0 < K; p0 += gemmKC {
 			kc := min(gemmKC, K-p0)
 			bp := &b[p0*Np+j*nr]
+			if depthMajor {
+				for i := i0; i < i1; i++ {
+					kernel8x32avx512T(kc, &a[p0*Mp+i*mr], Mp, bp, Np, &cp[i*mr*Np+j*nr], Np)
+				}
+				continue
+			}
 			for i := i0; i < i1; i++ {
 				fn(kc, &a[i*mr*K+p0], K, bp, Np, &cp[i*mr*Np+j*nr], Np)
 			}
@@ -208,7 +224,7 @@ func (g gemm) run(a, b, c []float32) {
 }
 
 // transposeMatrix returns the [cols][rows] transpose of the row-major [rows][cols] matrix x, in 8x8 tiles
-// and split over the cores when large.
+// (transpose8x8AVX where whole) and split over the cores when large.
 func transposeMatrix(x []float32, rows, cols int) []float32 {
 	out := make([]float32, rows*cols)
 	workers := 1
@@ -221,6 +237,10 @@ func transposeMatrix(x []float32, rows, cols int) []float32 {
 			i1 := min(i0+8, rows)
 			for j0 := 0; j0 < cols; j0 += 8 {
 				j1 := min(j0+8, cols)
+				if simdRows && i1-i0 == 8 && j1-j0 == 8 {
+					transpose8x8AVX(&out[j0*rows+i0], rows, &x[i0*cols+j0], cols)
+					continue
+				}
 				for i := i0; i < i1; i++ {
 					row := x[i*cols+j0 : i*cols+j1]
 					for jj, v := range row {

@@ -24,3 +24,9 @@ func sqrtAVX(out, x *float32, n int)
 //
 //go:noescape
 func signAVX(out, x *float32, n int)
+
+// transpose8x8AVX writes the transpose of the 8x8 float32 tile at src (row stride lds elements) to dst (row
+// stride ldd) with AVX.
+//
+//go:noescape
+func transpose8x8AVX(dst *float32, ldd int, src *float32, lds int)

@@ -66,3 +66,24 @@ func TestSIMDRowsMatchGo(t *testing.T) {
 		}
 	}
 }
+
+// TestTransposeMatrix checks transposeMatrix (whole 8x8 tiles in AVX, ragged edges in Go, large matrices
+// split over the cores) element by element.
+func TestTransposeMatrix(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, d := range [][2]int{{1, 1}, {8, 8}, {3, 17}, {16, 24}, {13, 9}, {257, 300}, {64, 1030}} {
+		rows, cols := d[0], d[1]
+		x := make([]float32, rows*cols)
+		for i := range x {
+			x[i] = float32(r.NormFloat64())
+		}
+		got := transposeMatrix(x, rows, cols)
+		for i := range rows {
+			for j := range cols {
+				if got[j*rows+i] != x[i*cols+j] {
+					t.Fatalf("%dx%d: out[%d][%d] = %v, want %v", rows, cols, j, i, got[j*rows+i], x[i*cols+j])
+				}
+			}
+		}
+	}
+}

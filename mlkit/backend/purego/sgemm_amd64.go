@@ -21,3 +21,10 @@ var haveAVX2Kernel = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // x/sys/cpu checks XCR0) runs kernel8x32avx512. It also asks for the AVX2 kernel, which handles the block
 // sizes the AVX-512 tile does not divide.
 var haveAVX512Kernel = cpu.X86.HasAVX512F && haveAVX2Kernel
+
+// kernel8x32avx512T computes C[0:8][0:32] += A · B[0:k][0:32] with A stored depth-major (A[r][p] at
+// a[p*ldk+r]: a [K][M] operand read in place), B and C row-major (row strides ldb, ldc), with AVX-512F.
+// Only call it when haveAVX512Kernel is true.
+//
+//go:noescape
+func kernel8x32avx512T(k int, a *float32, ldk int, b *float32, ldb int, c *float32, ldc int)

@@ -30,3 +30,13 @@ func rowSVAVX(op int, out *float32, s float32, b *float32, n int) {
 }
 func sqrtAVX(out, x *float32, n int) { panic("purego: sqrtAVX is only available on amd64") }
 func signAVX(out, x *float32, n int) { panic("purego: signAVX is only available on amd64") }
+
+// kernel8x32avx512T is only implemented in assembly on amd64.
+func kernel8x32avx512T(k int, a *float32, ldk int, b *float32, ldb int, c *float32, ldc int) {
+	panic("purego: kernel8x32avx512T is only available on amd64")
+}
+
+// transpose8x8AVX is only implemented in assembly on amd64.
+func transpose8x8AVX(dst *float32, ldd int, src *float32, lds int) {
+	panic("purego: transpose8x8AVX is only available on amd64")
+}
