@@ -18,10 +18,11 @@ const MaxBackboneLRFactor = 1e6
 // DefaultFineTuneSize is the training resolution of a fine-tuned model when Size is not called.
 const DefaultFineTuneSize = 224
 
-// fineTuneSettings are what FineTune, FrozenEpochs, BackboneLRFactor and Weights set.
+// fineTuneSettings are what FineTune, FrozenEpochs, BackboneLRFactor, BackboneGroups and Weights set.
 type fineTuneSettings struct {
 	frozenEpochs int     // 0: train.FrozenDefaults' epochs
 	lrFactor     float64 // 0: train.DefaultBackboneLRFactor
+	groups       int     // 0: one group
 	weights      string  // "": train.DefaultWeights
 }
 
@@ -62,6 +63,19 @@ func (b *TrainBuilder) BackboneLRFactor(factor float64) *TrainBuilder {
 		return b
 	}
 	b.fineTune.lrFactor = factor
+	return b
+}
+
+// BackboneGroups spreads a fine-tuned model's backbone learning rates over n groups of consecutive layers
+// (fastai's slice(lo, hi)): group g, 0 nearest the input, trains at LR / factor^((n-g)/n), factor the
+// BackboneLRFactor, the head at LR; default 1 (the whole backbone at LR / factor). n = 2 with factor 100
+// is fastai's fine_tune (see train.FineTuneBuilder.BackboneGroups). Call FineTune first.
+func (b *TrainBuilder) BackboneGroups(n int) *TrainBuilder {
+	b.opts.intIn("BackboneGroups", n, 1, train.MaxBackboneGroups)
+	if !b.fineTuning("BackboneGroups") {
+		return b
+	}
+	b.fineTune.groups = n
 	return b
 }
 
@@ -117,6 +131,9 @@ func (b *TrainBuilder) fineTuneConfigure(fam zoo.Spec, cfg models.Config, classe
 		}
 		if s.lrFactor > 0 {
 			f = f.BackboneLRFactor(s.lrFactor)
+		}
+		if s.groups > 0 {
+			f = f.BackboneGroups(s.groups)
 		}
 		if s.weights != "" {
 			f = f.Weights(s.weights)

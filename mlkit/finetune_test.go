@@ -44,7 +44,7 @@ func TestFineTuneRunReusesAndEvaluates(t *testing.T) {
 	}
 	ft := func(epochs int) *TrainBuilder {
 		return app.Train("ft").OnDataset("ds").FineTune(tinyConvBackbone.Name).Weights(path).Size(32).FrozenEpochs(5).
-			BackboneLRFactor(4).Epochs(epochs).BatchSize(4).Quiet()
+			BackboneLRFactor(4).BackboneGroups(2).Epochs(epochs).BatchSize(4).Quiet()
 	}
 	first, err := ft(1).Run()
 	if err != nil {
@@ -57,8 +57,8 @@ func TestFineTuneRunReusesAndEvaluates(t *testing.T) {
 		t.Errorf("summary line %q does not say fine-tuned", first.String())
 	}
 	cfg := first.Result.Predictor.Config()
-	if cfg.Kind != train.KindFineTune || cfg.BackboneLRFactor != 4 || cfg.Frozen == nil || cfg.Frozen.Epochs != 5 || cfg.Pretrained != path {
-		t.Errorf("config: kind %q factor %v frozen %+v weights %q", cfg.Kind, cfg.BackboneLRFactor, cfg.Frozen, cfg.Pretrained)
+	if cfg.Kind != train.KindFineTune || cfg.BackboneLRFactor != 4 || cfg.BackboneGroups != 2 || cfg.Frozen == nil || cfg.Frozen.Epochs != 5 || cfg.Pretrained != path {
+		t.Errorf("config: kind %q factor %v groups %d frozen %+v weights %q", cfg.Kind, cfg.BackboneLRFactor, cfg.BackboneGroups, cfg.Frozen, cfg.Pretrained)
 	}
 	again, err := ft(1).Run()
 	if err != nil || !again.Reused || again.ID != first.ID || len(again.History) != 6 {

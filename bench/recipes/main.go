@@ -57,6 +57,10 @@ func main() {
 		scaleMin  = flag.Float64("scale-min", 0, "random-resized-crop minimum area (0: the family's recipe's)")
 		mixup     = flag.Float64("mixup", -1, "mixup alpha (0: off; -1: the defaults')")
 		cutmix    = flag.Float64("cutmix", -1, "cutmix alpha (0: off; -1: the defaults')")
+		fineTune  = flag.Bool("finetune", false, "fine-tune -family from its pretrained weights (mobilenet_v2_035) instead of training it from scratch")
+		frozen    = flag.Int("frozen-epochs", 0, "with -finetune: epochs of the head alone (0: the defaults')")
+		lrFactor  = flag.Float64("lr-factor", 0, "with -finetune: backbone learning-rate factor (0: the defaults')")
+		groups    = flag.Int("groups", 0, "with -finetune: backbone learning-rate groups (0: the defaults')")
 		folds     = flag.Int("folds", 0, "K >= 2: K-fold cross-validation over all labelled photos (split seed -split-seed) instead of the tutorial's split")
 	)
 	flag.Parse()
@@ -64,7 +68,8 @@ func main() {
 		fmt.Fprintf(os.Stderr, "recipes: -folds %d: want 0 (the tutorial's split) or at least 2\n", *folds)
 		os.Exit(2)
 	}
-	r := recipe{*family, *size, *epochs, *batch, *lr, *opt, *sched, *warmup, *wd, *ls, *mixup, *zir, *plain, *backend, *seed, *splitSeed, *tag, *scaleMin, *cutmix}
+	r := recipe{*family, *size, *epochs, *batch, *lr, *opt, *sched, *warmup, *wd, *ls, *mixup, *zir, *plain, *backend, *seed, *splitSeed, *tag, *scaleMin, *cutmix,
+		fineTuneRecipe{*fineTune, *frozen, *lrFactor, *groups}}
 	if err := run(*appDir, r, *folds); err != nil {
 		fmt.Fprintln(os.Stderr, "recipes:", err)
 		os.Exit(1)
@@ -83,6 +88,15 @@ type recipe struct {
 	seed, splitSeed       int64
 	tag                   string
 	scaleMin, cutmix      float64
+	ft                    fineTuneRecipe
+}
+
+// fineTuneRecipe is a fine-tuning run's own settings (-finetune).
+type fineTuneRecipe struct {
+	on       bool
+	frozen   int
+	lrFactor float64
+	groups   int
 }
 
 func loadavg() string {
@@ -206,8 +220,22 @@ func runOne(app *mlkit.App, r recipe, ds, where string) (*eval.Report, error) {
 	name := fmt.Sprintf("%s-%d", r.family, os.Getpid())
 	load0 := loadavg()
 	start := time.Now()
-	b := app.Train(name).OnDataset(ds).Deep(r.family).Size(r.size).Epochs(r.epochs).BatchSize(r.batch).Seed(r.seed).
-		Backend(mlkit.Backend(r.backend)).Replace()
+	b := app.Train(name).OnDataset(ds)
+	if r.ft.on {
+		b = b.FineTune(r.family)
+		if r.ft.frozen > 0 {
+			b = b.FrozenEpochs(r.ft.frozen)
+		}
+		if r.ft.lrFactor > 0 {
+			b = b.BackboneLRFactor(r.ft.lrFactor)
+		}
+		if r.ft.groups > 0 {
+			b = b.BackboneGroups(r.ft.groups)
+		}
+	} else {
+		b = b.Deep(r.family)
+	}
+	b = b.Size(r.size).Epochs(r.epochs).BatchSize(r.batch).Seed(r.seed).Backend(mlkit.Backend(r.backend)).Replace()
 	b = b.Options(func(o train.Options) train.Options {
 		if r.plain {
 			o = train.DeepDefaults().Epochs(r.epochs).BatchSize(r.batch).Seed(r.seed)
@@ -265,6 +293,9 @@ func runOne(app *mlkit.App, r recipe, ds, where string) (*eval.Report, error) {
 	recalls, zero := recallLine(va.Report)
 	cfg := m.Result.Predictor.Config()
 	o := cfg.Optimizer
+	if r.ft.on {
+		r.tag += fmt.Sprintf(" finetune frozen %d factor %g groups %d", cfg.Frozen.Epochs, cfg.BackboneLRFactor, max(cfg.BackboneGroups, 1))
+	}
 	fmt.Printf("RESULT | %s | %s %dpx e%d b%d crop>=%.2f | %s lr %g wd %g %s warm %g ls %.2f mixup %g cutmix %g zir %v | %s seed %d | train %.0fs (+eval %.0fs) load %s -> %s | train acc %.3f | val acc %.3f (flip TTA %.3f) | zero-recall %d | %s | %s\n",
 		r.tag, r.family, r.size, r.epochs, r.batch, cfg.Augment.ScaleMin, o.Name, o.LR, o.WeightDecay, o.Schedule, o.WarmupEpochs, cfg.LabelSmoothing, cfg.Mixup, cfg.CutMix,
 		cfg.ZeroInitResidual, where, r.seed, trainSecs,

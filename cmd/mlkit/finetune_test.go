@@ -91,4 +91,21 @@ func TestCLITrainFineTune(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.stderr, "--fine-tune") {
 		t.Errorf("--frozen-epochs without --fine-tune: exit %d, stderr %q", r.code, r.stderr)
 	}
+	r = call("train", "--app", "ft", "--dataset", "ds", "--model", "d", "--deep", cliTinyBackbone.Name, "--backbone-groups", "2")
+	if r.code == 0 || !strings.Contains(r.stderr, "--fine-tune") {
+		t.Errorf("--backbone-groups without --fine-tune: exit %d, stderr %q", r.code, r.stderr)
+	}
+	// --backbone-groups: out of range is an error naming the flag; 2 groups is another run.
+	for _, bad := range []string{"0", "65", "two"} {
+		r := call(append(append([]string{}, args[:len(args)-1]...), "--backbone-groups", bad)...)
+		if r.code == 0 || !strings.Contains(r.stderr, "backbone-groups") {
+			t.Errorf("--backbone-groups %s: exit %d, stderr %q", bad, r.code, r.stderr)
+		}
+	}
+	groupArgs := append([]string{}, args[:len(args)-1]...)
+	groupArgs[6] = "m-groups" // --model
+	decode(t, call(append(groupArgs, "--backbone-groups", "2", "--json")...), &out)
+	if out.Kind != "finetune" || out.Reused {
+		t.Errorf("--backbone-groups 2: %+v", out)
+	}
 }

@@ -34,6 +34,7 @@ type workflowFlags struct {
 	fineTune, weights       string
 	frozenEpochs            int
 	backboneLRFactor        float64
+	backboneGroups          int
 	flipTTA                 bool
 }
 
@@ -53,6 +54,7 @@ func init() {
 				fs.StringVar(&c.wf.weights, "weights", "", "with --fine-tune: pretrained weights, a TF.js folder (MobileNetV2) or a torchvision safetensors file (default: the shared MobileNetV2-0.35)")
 				optIntVar(fs, &c.wf.frozenEpochs, "frozen-epochs", 1, mlkit.MaxEpochs, "with --fine-tune: epochs of the head alone on the frozen backbone's features (default 50)")
 				optFloatVar(fs, &c.wf.backboneLRFactor, "backbone-lr-factor", 1, mlkit.MaxBackboneLRFactor, "with --fine-tune: the unfrozen backbone trains at --lr / this factor (default 10)")
+				optIntVar(fs, &c.wf.backboneGroups, "backbone-groups", 1, train.MaxBackboneGroups, "with --fine-tune: spread the backbone's learning rates over this many layer groups, the earliest at --lr / --backbone-lr-factor (fastai: 2 groups, factor 100; default 1)")
 				intVar(fs, &c.wf.size, "size", 64, mlkit.MinSize, mlkit.MaxSize, "input resolution of a deep model in pixels (--fine-tune: mlkit.DefaultFineTuneSize unless given)")
 				optIntVar(fs, &c.wf.epochs, "epochs", 1, mlkit.MaxEpochs, "epochs (default: the trainer's)")
 				optIntVar(fs, &c.wf.batch, "batch", 1, mlkit.MaxBatchSize, "batch size (default: the trainer's)")
@@ -158,14 +160,17 @@ func runTrain(c *cli, fs *flag.FlagSet, args []string) error {
 		if c.wf.backboneLRFactor > 0 {
 			b = b.BackboneLRFactor(c.wf.backboneLRFactor)
 		}
+		if c.wf.backboneGroups > 0 {
+			b = b.BackboneGroups(c.wf.backboneGroups)
+		}
 		if c.wf.weights != "" {
 			b = b.Weights(c.wf.weights)
 		}
 	default:
 		return usagef("give exactly one of --head EMBEDDER, --deep FAMILY and --fine-tune FAMILY")
 	}
-	if c.wf.fineTune == "" && (c.wf.frozenEpochs > 0 || c.wf.backboneLRFactor > 0 || c.wf.weights != "") {
-		return usagef("--frozen-epochs, --backbone-lr-factor and --weights need --fine-tune")
+	if c.wf.fineTune == "" && (c.wf.frozenEpochs > 0 || c.wf.backboneLRFactor > 0 || c.wf.backboneGroups > 0 || c.wf.weights != "") {
+		return usagef("--frozen-epochs, --backbone-lr-factor, --backbone-groups and --weights need --fine-tune")
 	}
 	if c.wf.epochs > 0 {
 		b = b.Epochs(c.wf.epochs)

@@ -39,6 +39,9 @@ type RunConfig struct {
 	Pretrained string `json:"pretrained,omitempty"`
 	// BackboneLRFactor divides the learning rate of a fine-tuned model's pretrained backbone (finetune).
 	BackboneLRFactor float64 `json:"backbone_lr_factor,omitempty"`
+	// BackboneGroups is the number of consecutive layer groups the backbone's learning rates are spread
+	// over (finetune; 0 or 1: one rate, LR / BackboneLRFactor, for all of it).
+	BackboneGroups int `json:"backbone_groups,omitempty"`
 	// Frozen are the training options of a fine-tuned model's frozen phase: its head alone, on the
 	// backbone's features (finetune).
 	Frozen *Settings `json:"frozen,omitempty"`

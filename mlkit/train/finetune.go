@@ -3,6 +3,7 @@ package train
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -114,9 +115,24 @@ func (f *FineTuneBuilder) FrozenEpochs(n int) *FineTuneBuilder {
 func (f *FineTuneBuilder) FrozenOptions(o Options) *FineTuneBuilder { f.frozen = o; return f }
 
 // BackboneLRFactor sets the discriminative learning rate of the unfrozen phase: the pretrained backbone
-// trains at LR / factor, the head at LR (default DefaultBackboneLRFactor; 1: one rate for all).
+// trains at LR / factor, the head at LR (default DefaultBackboneLRFactor; 1: one rate for all). With
+// BackboneGroups, factor is the ratio between the head's rate and the earliest group's.
 func (f *FineTuneBuilder) BackboneLRFactor(factor float64) *FineTuneBuilder {
 	f.cfg.BackboneLRFactor = factor
+	return f
+}
+
+// MaxBackboneGroups is the largest BackboneGroups accepted.
+const MaxBackboneGroups = 64
+
+// BackboneGroups spreads the unfrozen backbone's learning rates over n groups of consecutive layers, as
+// fastai's slice(lo, hi) does over a model's layer groups: the backbone's weight tensors, in the order
+// of the network (the pretrained file's order, the same on every run and resume), are cut into n groups of
+// equal count, and group g (0 nearest the input) trains at LR / factor^((n-g)/n), factor the
+// BackboneLRFactor; the head at LR. n = 2 with factor 100 is fastai's fine_tune (lr/100, lr/10, lr);
+// 1 (the default) gives the whole backbone LR / factor.
+func (f *FineTuneBuilder) BackboneGroups(n int) *FineTuneBuilder {
+	f.cfg.BackboneGroups = n
 	return f
 }
 
@@ -241,6 +257,9 @@ func (f *FineTuneBuilder) newEngine() (*engine, *Result, pipeline.Cache, error) 
 	if !(f.cfg.BackboneLRFactor >= 1) {
 		return fail(fmt.Errorf("backbone learning-rate factor %v: need >= 1 (the backbone trains at LR / factor)", f.cfg.BackboneLRFactor))
 	}
+	if f.cfg.BackboneGroups < 0 || f.cfg.BackboneGroups > MaxBackboneGroups {
+		return fail(fmt.Errorf("backbone groups %d: need 1 to %d (0: one group)", f.cfg.BackboneGroups, MaxBackboneGroups))
+	}
 	cfg := f.Planned()
 	if cfg.Pretrained == "" {
 		if _, err := DefaultWeights(f.family.Name); err != nil {
@@ -311,15 +330,39 @@ func (f *FineTuneBuilder) newEngine() (*engine, *Result, pipeline.Cache, error) 
 		}
 		return copyModelVariables(headCtx, ctx)
 	}
-	factor := cfg.BackboneLRFactor
-	prefix := "/" + modelScope + "/" + backboneScope
-	e.lrScale = func(v *context.Variable) float64 {
-		if v.Scope() == prefix || strings.HasPrefix(v.Scope(), prefix+"/") {
-			return 1 / factor
-		}
-		return 1
-	}
+	e.lrScale = backboneLRScale(pre, cfg.BackboneLRFactor, cfg.BackboneGroups)
 	return e, res1, cache, nil
+}
+
+// backboneLRScale returns the learning-rate multiplier of each variable of a fine-tuned model: 1 for the
+// head; for the backbone, 1 / factor^((n-g)/n) with n groups (n <= 1: one, 1 / factor) and g the group
+// of the variable's weight tensor, by its position among the pretrained trainable tensors (pre's order:
+// the network's, the same on every run). A backbone variable pre does not have (none should) gets the
+// earliest group's rate.
+func backboneLRScale(pre *Pretrained, factor float64, n int) func(v *context.Variable) float64 {
+	n = max(n, 1)
+	rank := map[string]int{}
+	for _, v := range pre.vars {
+		if v.trainable {
+			rank[v.scope+"\x00"+v.name] = len(rank)
+		}
+	}
+	count := max(len(rank), 1)
+	prefix := "/" + modelScope + "/" + backboneScope
+	return func(v *context.Variable) float64 {
+		if v.Scope() != prefix && !strings.HasPrefix(v.Scope(), prefix+"/") {
+			return 1
+		}
+		rel := strings.TrimPrefix(v.Scope(), prefix)
+		if rel == "" {
+			rel = context.ScopeSeparator
+		}
+		g := 0
+		if i, ok := rank[rel+"\x00"+v.Name()]; ok {
+			g = min(i*n/count, n-1)
+		}
+		return math.Pow(factor, -float64(n-g)/float64(n))
+	}
 }
 
 // joinPhases returns res (the unfrozen phase) with the frozen phase's epochs before its own, numbered on.

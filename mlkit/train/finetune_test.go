@@ -346,3 +346,53 @@ func TestFineTuneMobileNetFeaturesMatchEmbedder(t *testing.T) {
 		t.Errorf("backbone features differ from the embedder's by %.3g (scale %.3g)", d, scale)
 	}
 }
+
+// TestFineTuneBackboneGroupsSpreadLR: with 2 backbone groups and factor 100 (fastai's fine_tune), one
+// AdamW step moves the first backbone tensor (conv1) by about LR/100, the second (conv2) by LR/10 and the
+// head by LR; an invalid group count is an error naming it.
+func TestFineTuneBackboneGroupsSpreadLR(t *testing.T) {
+	path := writeState(t, tinyState(2))
+	data := colourImages(t, 6, 3)
+	tr, va := data[:8], data[8:]
+	const lr, factor = 1e-2, 100
+	f := FineTune(tinyConvFT, models.New().Size(16)).Data([]string{"red", "blue"}, tr, va).Weights(path).
+		FrozenEpochs(5).BackboneLRFactor(factor).BackboneGroups(2).NoAugment().
+		With(FineTuneDefaults().Epochs(1).BatchSize(len(tr)).LR(lr).WeightDecay(0).Schedule("constant").
+			Backend(testBackend(t)).Quiet())
+	e, _, _, err := f.newEngine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var start map[string][]float32
+	prepare := e.prepare
+	e.prepare = func(ctx *context.Context, fresh bool) error {
+		if err := prepare(ctx, fresh); err != nil {
+			return err
+		}
+		start = snapshot(t, ctx)
+		return nil
+	}
+	res, err := e.fit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := res.Predictor.Config().BackboneGroups; g != 2 {
+		t.Errorf("the model's config has %d backbone groups", g)
+	}
+	end := snapshot(t, res.Predictor.Context())
+	want := map[string]float64{"/model/backbone/conv1/weight": lr / 100, "/model/backbone/conv2/weight": lr / 10,
+		"/model/logits/weights": lr, "/model/logits/biases": lr}
+	for name, w := range want {
+		d := maxAbsDiff(start[name], end[name])
+		if !(d > 0.5*w && d <= w*1.001) {
+			t.Errorf("%s moved by %.3g in one step, want about %.3g", name, d, w)
+		}
+	}
+	for _, n := range []int{-1, MaxBackboneGroups + 1} {
+		_, err := FineTune(tinyConvFT, models.New().Size(16)).Data([]string{"red", "blue"}, tr, va).Weights(path).
+			BackboneGroups(n).With(FineTuneDefaults().Backend(testBackend(t)).Quiet()).Fit()
+		if err == nil || !strings.Contains(err.Error(), "backbone groups") {
+			t.Errorf("BackboneGroups(%d): %v", n, err)
+		}
+	}
+}
