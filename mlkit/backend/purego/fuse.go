@@ -37,7 +37,7 @@ const fusedOpType = backends.OpTypeFFT
 // Limits of one fused program: instructions and leaves (operand buffers read per element).
 const (
 	maxFusedCode   = 32
-	maxFusedLeaves = 8
+	maxFusedLeaves = 16
 	// fusedChunk is the number of elements evaluated at a time: a few registers of it stay in L1.
 	fusedChunk = 512
 )
