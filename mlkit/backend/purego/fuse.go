@@ -187,8 +187,8 @@ var fusedBinaryOps = map[backends.OpType]fusedOp{
 	backends.OpTypeDiv: fusedOp(opDiv), backends.OpTypeMax: fusedOp(opMax), backends.OpTypeMin: fusedOp(opMin),
 }
 
-// Compile fuses the graph's float32 elementwise chains (see fuseElementwise), then compiles it with
-// simplego.
+// Compile fuses the graph's slice-concatenations (see fuseSliceConcat) and float32 elementwise chains (see
+// fuseElementwise), then compiles it with simplego.
 func (b *Builder) Compile(outputs []backends.Op, shardings []*backends.ShardingSpec) (backends.Executable, error) {
 	if fusionOn {
 		nodes := make([]*simplego.Node, 0, len(outputs))
@@ -201,10 +201,34 @@ func (b *Builder) Compile(outputs []backends.Op, shardings []*backends.ShardingS
 			nodes = append(nodes, n)
 		}
 		if nodes != nil {
+			fuseSliceConcat(reachable(nodes))
 			fuseElementwise(nodes)
 		}
 	}
 	return b.Builder.Compile(outputs, shardings)
+}
+
+// reachable returns the nodes outputs depend on, in topological order, and the number of uses of each
+// (an output counts one more: no fused node can absorb it).
+func reachable(outputs []*simplego.Node) ([]*simplego.Node, map[*simplego.Node]int) {
+	uses := map[*simplego.Node]int{}
+	var order []*simplego.Node
+	var visit func(n *simplego.Node)
+	visit = func(n *simplego.Node) {
+		uses[n]++
+		if uses[n] > 1 {
+			return
+		}
+		for _, in := range mirrorOf(n).inputs {
+			visit(in)
+		}
+		order = append(order, n)
+	}
+	for _, o := range outputs {
+		visit(o)
+		uses[o]++
+	}
+	return order, uses
 }
 
 // fusable returns the instruction of an elementwise node the pass can fuse (float32, and operands that
@@ -236,24 +260,7 @@ func fusable(m *nodeMirror) (fusedOp, bool) {
 // as inputs, and the inlined nodes, no longer used, are never run. Single operations are left as they
 // are (simplego's executors, with this package's fast paths, compute them as fast).
 func fuseElementwise(outputs []*simplego.Node) {
-	// Uses of every reachable node, and the reachable nodes in topological (builder) order.
-	uses := map[*simplego.Node]int{}
-	var order []*simplego.Node
-	var visit func(n *simplego.Node)
-	visit = func(n *simplego.Node) {
-		uses[n]++
-		if uses[n] > 1 {
-			return
-		}
-		for _, in := range mirrorOf(n).inputs {
-			visit(in)
-		}
-		order = append(order, n)
-	}
-	for _, o := range outputs {
-		visit(o)
-		uses[o]++ // an output is a use no fused node can absorb
-	}
+	order, uses := reachable(outputs)
 	// Bottom-up: which operands each fusable node inlines, within the limits (counts of leaves are upper
 	// bounds: a leaf reached twice counts twice).
 	type info struct {

@@ -220,6 +220,12 @@ func BenchmarkTrain64Batch8(b *testing.B) {
 	nntest.BenchmarkTrainStep(b, newBackend(b), func(ctx *context.Context, x *Node) *Node { return resnet50(ctx, x, cfg) }, 8, 64)
 }
 
+// BenchmarkTrain224Batch8 is the bench's resnet50_train_224 cell on the default backend.
+func BenchmarkTrain224Batch8(b *testing.B) {
+	cfg := models.New().Classes(5).Size(224)
+	nntest.BenchmarkTrainStep(b, newBackend(b), func(ctx *context.Context, x *Node) *Node { return resnet50(ctx, x, cfg) }, 8, 224)
+}
+
 func BenchmarkForward64Batch8(b *testing.B)  { benchmarkForward(b, 8, 64) }
 func BenchmarkForward224Batch2(b *testing.B) { benchmarkForward(b, 2, 224) }
 
