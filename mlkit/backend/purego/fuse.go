@@ -6,6 +6,7 @@ import (
 	"os"
 	"reflect"
 	"runtime"
+	"slices"
 	"sync/atomic"
 	"unsafe" // go:linkname, and the Node mirror
 
@@ -71,10 +72,22 @@ var fusedUnaryOps = map[backends.OpType]fusedOp{
 type leafKind uint8
 
 const (
-	leafFull    leafKind = iota // the output's shape: element i
-	leafScalar                  // one element, broadcast
-	leafChannel                 // [1, ..., 1, C] against an output whose last axis is C: element i % C
+	leafFull     leafKind = iota // the output's shape: element i
+	leafScalar                   // one element, broadcast
+	leafPeriodic                 // [1, ..., 1, d_k, ..., d_n] against [..., d_k, ..., d_n]: element i % period
+	leafSlice                    // a strided slice (of the output's shape) of a larger input, read in place
 )
+
+// fusedLeaf is a value a program reads: node input `input` seen as kind.
+type fusedLeaf struct {
+	input int
+	kind  leafKind
+	// period is a leafPeriodic leaf's length.
+	period int
+	// starts and strides are a leafSlice's, srcDims its input's dimensions and dims its own, after
+	// collapseSlice.
+	starts, strides, srcDims, dims []int
+}
 
 // fusedInstr computes op(a) or op(a, b) (b unused for a unary op); operands index the program's values:
 // leaves first, then the results of the instructions in order.
@@ -86,13 +99,14 @@ type fusedInstr struct {
 // fusedExpr is a fused node's program.
 type fusedExpr struct {
 	shape  shapes.Shape     // the output's
-	leaves []*simplego.Node // the node's inputs, in order
-	kinds  []leafKind
+	inputs []*simplego.Node // the node's inputs, in order
+	leaves []fusedLeaf
 	code   []fusedInstr
 }
 
-// fusedRuns counts executed fused nodes, fusedInstrs their instructions (for tests).
-var fusedRuns, fusedInstrs atomic.Int64
+// fusedRuns counts executed fused nodes, fusedInstrs their instructions, fusedSliceLeaves the slices
+// fused programs read in place (for tests).
+var fusedRuns, fusedInstrs, fusedSliceLeaves atomic.Int64
 
 // fusionOn reports whether the Builder fuses (FuseEnv, and simplego's structs as expected).
 var fusionOn = os.Getenv(FuseEnv) != "0" && installFusion()
@@ -128,37 +142,75 @@ func installFusion() bool {
 	return true
 }
 
-// leafKindOf returns how an operand of shape s maps onto output shape out; ok is false when it does not.
-func leafKindOf(s, out shapes.Shape) (leafKind, bool) {
+// leafKindOf returns how an operand of shape s maps onto output shape out (and a periodic leaf's period);
+// ok is false when it does not.
+func leafKindOf(s, out shapes.Shape) (kind leafKind, period int, ok bool) {
 	switch {
 	case s.Equal(out):
-		return leafFull, true
+		return leafFull, 0, true
 	case s.Size() == 1 && (s.Rank() == 0 || s.Rank() == out.Rank()):
-		return leafScalar, true
-	case s.Rank() == out.Rank() && out.Rank() >= 2 && s.Dimensions[s.Rank()-1] == out.Dimensions[out.Rank()-1] &&
-		s.Size() == out.Dimensions[out.Rank()-1]:
-		return leafChannel, true // every other axis is 1
+		return leafScalar, 0, true
+	case s.Rank() == out.Rank() && out.Rank() >= 2:
+		// Leading axes 1, trailing ones equal to the output's: a per-channel vector [1,1,1,C] of [B,H,W,C],
+		// or [1,1,1,C,M] of [B,H,W,C,M].
+		k := s.Rank()
+		for k > 0 && s.Dimensions[k-1] == out.Dimensions[k-1] {
+			k--
+		}
+		for i := range k {
+			if s.Dimensions[i] != 1 {
+				return 0, 0, false
+			}
+		}
+		if k == 0 {
+			return leafFull, 0, true
+		}
+		return leafPeriodic, s.Size(), true
 	}
-	return 0, false
+	return 0, 0, false
 }
 
 // fuseBuilder assembles a program.
 type fuseBuilder struct {
-	e     fusedExpr
-	index map[*simplego.Node]int // leaf -> its index + 1
+	e      fusedExpr
+	index  map[*simplego.Node]int // leaf node -> its leaf index + 1
+	inputs map[*simplego.Node]int // input node -> its input index + 1
 }
 
 // Value references while building: leaves are >= 0 (their leaf index), instruction results negative
 // (codeRef); finish renumbers them into the executor's "leaves, then code" indices.
 func codeRef(i int) int { return -1 - i }
 
-// leaf adds n as a leaf (once) and returns its reference.
-func (f *fuseBuilder) leaf(n *simplego.Node, kind leafKind) int {
+// input returns the input index of node n, adding it.
+func (f *fuseBuilder) input(n *simplego.Node) int {
+	if i, ok := f.inputs[n]; ok {
+		return i - 1
+	}
+	f.e.inputs = append(f.e.inputs, n)
+	f.inputs[n] = len(f.e.inputs)
+	return len(f.e.inputs) - 1
+}
+
+// leaf adds operand n (once) as a leaf of the output's shape out and returns its reference: a single-use
+// float32 Slice (uses: the reachable use counts) of the output's shape is read in place from its input,
+// anything else as leafKindOf says.
+func (f *fuseBuilder) leaf(n *simplego.Node, out shapes.Shape, uses map[*simplego.Node]int) int {
 	if i, ok := f.index[n]; ok {
 		return i - 1
 	}
-	f.e.leaves = append(f.e.leaves, n)
-	f.e.kinds = append(f.e.kinds, kind)
+	m := mirrorOf(n)
+	var l fusedLeaf
+	if sp := sliceParams(m); m.opType == backends.OpTypeSlice && sp != nil && uses[n] == 1 && len(m.inputs) == 1 &&
+		m.shape.Equal(out) && len(sp.starts) == out.Rank() && len(sp.strides) == out.Rank() {
+		src := m.inputs[0]
+		l = fusedLeaf{input: f.input(src), kind: leafSlice}
+		l.srcDims, l.starts, l.strides, l.dims = collapseSlice(mirrorOf(src).shape.Dimensions, sp.starts, sp.strides, out.Dimensions)
+		fusedSliceLeaves.Add(1)
+	} else {
+		kind, period, _ := leafKindOf(m.shape, out)
+		l = fusedLeaf{input: f.input(n), kind: kind, period: period}
+	}
+	f.e.leaves = append(f.e.leaves, l)
 	f.index[n] = len(f.e.leaves)
 	return len(f.e.leaves) - 1
 }
@@ -240,7 +292,7 @@ func fusable(m *nodeMirror) (fusedOp, bool) {
 	op, ok := fusedBinaryOps[m.opType]
 	if ok && len(m.inputs) == 2 {
 		for _, in := range m.inputs {
-			if _, ok := leafKindOf(mirrorOf(in).shape, m.shape); !ok {
+			if _, _, ok := leafKindOf(mirrorOf(in).shape, m.shape); !ok {
 				return 0, false
 			}
 		}
@@ -317,7 +369,7 @@ func fuseElementwise(outputs []*simplego.Node) {
 			continue
 		}
 		m := mirrorOf(n)
-		f := &fuseBuilder{e: fusedExpr{shape: m.shape}, index: map[*simplego.Node]int{}}
+		f := &fuseBuilder{e: fusedExpr{shape: m.shape}, index: map[*simplego.Node]int{}, inputs: map[*simplego.Node]int{}}
 		var emit func(x *simplego.Node) int
 		emit = func(x *simplego.Node) int {
 			xm, xi := mirrorOf(x), infos[x]
@@ -327,8 +379,7 @@ func fuseElementwise(outputs []*simplego.Node) {
 				if xi.inline[i] {
 					vals[i] = emit(y)
 				} else {
-					kind, _ := leafKindOf(mirrorOf(y).shape, m.shape)
-					vals[i] = f.leaf(y, kind)
+					vals[i] = f.leaf(y, m.shape, uses)
 				}
 			}
 			ins.a, ins.b = vals[0], vals[1]
@@ -337,7 +388,7 @@ func fuseElementwise(outputs []*simplego.Node) {
 		}
 		emit(n)
 		e := f.finish()
-		m.opType, m.inputs, m.data = fusedOpType, e.leaves, e
+		m.opType, m.inputs, m.data = fusedOpType, e.inputs, e
 	}
 }
 
@@ -354,8 +405,8 @@ func execFused(backend *simplego.Backend, node *simplego.Node, inputs []*simpleg
 	if e == nil {
 		return nil, fmt.Errorf("%s backend: node of op type %s is not a fused elementwise node (FFT is not supported)", BackendName, fusedOpType)
 	}
-	if len(inputs) != len(e.leaves) {
-		return nil, fmt.Errorf("%s backend: fused node with %d leaves got %d inputs", BackendName, len(e.leaves), len(inputs))
+	if len(inputs) != len(e.inputs) {
+		return nil, fmt.Errorf("%s backend: fused node with %d inputs got %d", BackendName, len(e.inputs), len(inputs))
 	}
 	flats := make([][]float32, len(inputs))
 	for i, in := range inputs {
@@ -369,7 +420,7 @@ func execFused(backend *simplego.Backend, node *simplego.Node, inputs []*simpleg
 	// every element is written).
 	var output *simplego.Buffer
 	for i, in := range inputs {
-		if inputsOwned[i] && e.kinds[i] == leafFull {
+		if inputsOwned[i] && e.onlyFull(i) {
 			output = in
 			inputs[i] = nil
 			break
@@ -392,7 +443,7 @@ func execFused(backend *simplego.Backend, node *simplego.Node, inputs []*simpleg
 }
 
 // run evaluates the program over output elements [start, end), fusedChunk at a time.
-func (e *fusedExpr) run(leaves [][]float32, out []float32, start, end int) {
+func (e *fusedExpr) run(inputs [][]float32, out []float32, start, end int) {
 	nl := len(e.leaves)
 	vals := make([]fusedValue, nl+len(e.code))
 	size := min(fusedChunk, end-start)
@@ -401,14 +452,17 @@ func (e *fusedExpr) run(leaves [][]float32, out []float32, start, end int) {
 	last := len(e.code) - 1
 	for s := start; s < end; s += fusedChunk {
 		m := min(fusedChunk, end-s)
-		for i, kind := range e.kinds {
-			switch kind {
+		for i, l := range e.leaves {
+			src := inputs[l.input]
+			switch l.kind {
 			case leafFull:
-				vals[i] = fusedValue{vec: leaves[i][s : s+m]}
+				vals[i] = fusedValue{vec: src[s : s+m]}
 			case leafScalar:
-				vals[i] = fusedValue{s: leaves[i][0], isScalar: true}
-			case leafChannel:
-				vals[i] = fusedValue{vec: channelChunk(reg(len(e.code) + i)[:m], leaves[i], s)}
+				vals[i] = fusedValue{s: src[0], isScalar: true}
+			case leafPeriodic:
+				vals[i] = fusedValue{vec: channelChunk(reg(len(e.code) + i)[:m], src[:l.period], s)}
+			case leafSlice:
+				vals[i] = fusedValue{vec: sliceChunk(reg(len(e.code) + i)[:m], src, l.srcDims, l.starts, l.strides, l.dims, s)}
 			}
 		}
 		for k, in := range e.code {
@@ -424,6 +478,99 @@ func (e *fusedExpr) run(leaves [][]float32, out []float32, start, end int) {
 			}
 		}
 	}
+}
+
+// onlyFull reports whether every leaf that reads input i reads it as leafFull (so the output may be
+// written over it).
+func (e *fusedExpr) onlyFull(i int) bool {
+	for _, l := range e.leaves {
+		if l.input == i && l.kind != leafFull {
+			return false
+		}
+	}
+	return true
+}
+
+// collapseSlice merges each axis of a slice (source dimensions src, starts, strides, output dimensions
+// out) with the next one when both have stride 1 and the next is taken whole: the same elements in the
+// same order, in longer contiguous rows ([n,h,w,c,1] taps of a depthwise gradient become [n,h,w*c] rows).
+func collapseSlice(src, starts, strides, out []int) (src2, starts2, strides2, out2 []int) {
+	n := len(out)
+	src2, starts2, strides2, out2 = []int{src[n-1]}, []int{starts[n-1]}, []int{strides[n-1]}, []int{out[n-1]}
+	for k := n - 2; k >= 0; k-- {
+		j := len(out2) - 1 // the current innermost-so-far merged axis is out2[j]... built back to front
+		if strides[k] == 1 && strides2[j] == 1 && starts2[j] == 0 && out2[j] == src2[j] {
+			starts2[j] = starts[k] * src2[j]
+			out2[j] *= out[k]
+			src2[j] *= src[k]
+			continue
+		}
+		src2, starts2, strides2, out2 = append(src2, src[k]), append(starts2, starts[k]), append(strides2, strides[k]), append(out2, out[k])
+	}
+	slices.Reverse(src2)
+	slices.Reverse(starts2)
+	slices.Reverse(strides2)
+	slices.Reverse(out2)
+	return src2, starts2, strides2, out2
+}
+
+// sliceChunk fills dst with the elements, from output flat index s on, of the slice of src (dimensions
+// srcDims) from starts with strides whose shape is outDims: a row (the last axis) at a time.
+func sliceChunk(dst, src []float32, srcDims, starts, strides, outDims []int, s int) []float32 {
+	rank := len(outDims)
+	var idxBuf [8]int
+	idx := idxBuf[:0]
+	if rank > len(idxBuf) {
+		idx = make([]int, 0, rank)
+	}
+	idx = idx[:rank]
+	// Element strides in src per output axis, and the offset of output element s.
+	var stepBuf [8]int
+	step := stepBuf[:0]
+	if rank > len(stepBuf) {
+		step = make([]int, 0, rank)
+	}
+	step = step[:rank]
+	inStride := 1
+	for k := rank - 1; k >= 0; k-- {
+		step[k] = strides[k] * inStride
+		inStride *= srcDims[k]
+	}
+	rem, off := s, 0
+	inStride = 1
+	for k := rank - 1; k >= 0; k-- {
+		idx[k] = rem % outDims[k]
+		rem /= outDims[k]
+		off += starts[k] * inStride
+		off += idx[k] * step[k]
+		inStride *= srcDims[k]
+	}
+	last := rank - 1
+	rowLen := outDims[last]
+	for i := 0; i < len(dst); {
+		n := min(rowLen-idx[last], len(dst)-i)
+		if step[last] == 1 {
+			copy(dst[i:i+n], src[off:off+n])
+		} else {
+			for j := range n {
+				dst[i+j] = src[off+j*step[last]]
+			}
+		}
+		i += n
+		// Move to the start of the next row.
+		off -= idx[last] * step[last]
+		idx[last] = 0
+		for k := last - 1; k >= 0; k-- {
+			idx[k]++
+			off += step[k]
+			if idx[k] < outDims[k] {
+				break
+			}
+			off -= idx[k] * step[k]
+			idx[k] = 0
+		}
+	}
+	return dst
 }
 
 // channelChunk fills dst with ch repeated along the output's elements from flat index s.

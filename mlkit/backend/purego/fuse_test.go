@@ -218,3 +218,59 @@ func TestFusionTrainStepBitIdentical(t *testing.T) {
 		}
 	}
 }
+
+// TestFusionSliceAndPeriodicLeaves fuses a depthwise convolution's tap sum (single-use strided slices of
+// a padded input, read in place, times per-channel weights) and products with trailing-axes vectors
+// ([1,1,1,C,1] against [B,H,W,C,1]), large and small, and compares with the unfused graph bit for bit.
+func TestFusionSliceAndPeriodicLeaves(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	be := newTestBackend(t)
+	taps := func(stride int) func(x, w *Node) *Node {
+		return func(x, w *Node) *Node { // x [B,H,W,C], w [3,3,C]
+			d := x.Shape().Dimensions
+			xp := Pad(x, ScalarZero(x.Graph(), x.DType()), PadAxis{}, PadAxis{Start: 1, End: 1}, PadAxis{Start: 1, End: 1})
+			ho, wo := (d[1]-1)/stride+1, (d[2]-1)/stride+1
+			var sum *Node
+			for i := range 3 {
+				for j := range 3 {
+					tap := Slice(xp, AxisRange(), AxisRange(i, i+(ho-1)*stride+1).Stride(stride), AxisRange(j, j+(wo-1)*stride+1).Stride(stride), AxisRange())
+					term := Mul(tap, Reshape(Slice(w, AxisElem(i), AxisElem(j), AxisRange()), 1, 1, 1, d[3]))
+					if sum == nil {
+						sum = term
+					} else {
+						sum = Add(sum, term)
+					}
+				}
+			}
+			return sum
+		}
+	}
+	periodic := func(x, w *Node) *Node {
+		d := x.Shape().Dimensions
+		x5 := InsertAxes(x, -1)                                                         // [B,H,W,C,1]
+		v := Reshape(Slice(w, AxisElem(0), AxisElem(0), AxisRange()), 1, 1, 1, d[3], 1) // [1,1,1,C,1]
+		return Sub(Mul(x5, v), AddScalar(v, 1))
+	}
+	r := rand.New(rand.NewPCG(51, 52))
+	for _, dims := range [][]int{{2, 5, 6, 3}, {4, 40, 36, 24}} {
+		x, w := randomTensor(r, dims), randomTensor(r, []int{3, 3, dims[3]})
+		for name, f := range map[string]func(x, w *Node) *Node{"taps1": taps(1), "taps2": taps(2), "periodic": periodic} {
+			t.Run(fmt.Sprintf("%s%v", name, dims), func(t *testing.T) {
+				runs, slices := fusedRuns.Load(), fusedSliceLeaves.Load()
+				got := tensors.MustCopyFlatData[float32](MustExecOnce(be, f, x, w))
+				if fusedRuns.Load() == runs {
+					t.Fatal("no fused node ran")
+				}
+				if name != "periodic" && fusedSliceLeaves.Load()-slices != 9 {
+					t.Errorf("%d taps read in place, want 9", fusedSliceLeaves.Load()-slices)
+				}
+				withoutFusion(t)
+				want := tensors.MustCopyFlatData[float32](MustExecOnce(be, f, x, w))
+				fusionOn = true
+				if i, ok := sameBits(got, want); !ok {
+					t.Fatalf("fused and unfused differ at %d: %v vs %v", i, got[i], want[i])
+				}
+			})
+		}
+	}
+}

@@ -297,6 +297,12 @@ func BenchmarkTrain64Batch8(b *testing.B) {
 	nntest.BenchmarkTrainStep(b, newBackend(b), func(ctx *context.Context, x *Node) *Node { return efficientnet.Build(ctx, x, cfg) }, 8, 64)
 }
 
+// BenchmarkTrain224Batch8 is the bench's efficientnet_b0_train_224 cell on the default backend.
+func BenchmarkTrain224Batch8(b *testing.B) {
+	cfg := efficientnet.Config(0).Classes(5).Size(224)
+	nntest.BenchmarkTrainStep(b, newBackend(b), func(ctx *context.Context, x *Node) *Node { return efficientnet.Build(ctx, x, cfg) }, 8, 224)
+}
+
 // TestZeroInitResidual: with ParamZeroInitResidual the projection BN scale of each of B0's 9 MBConv blocks
 // with a residual connection starts at 0 (timm's zero_init_last), every other BN scale at 1; without it,
 // all start at 1 (torchvision's init).
