@@ -25,8 +25,8 @@ import (
 // cache-sized chunks and writes one output. An operand is inlined only where its consumer is its only use,
 // so nothing is computed twice (see fuseElementwise).
 //
-// Each operation rounds to float32 exactly as simplego's executors do, in the same order, so results are
-// bit-identical to the unfused graph. MLKIT_FUSE=0 turns fusion off (for comparisons).
+// Each operation rounds to float32 exactly as this backend's executors do, in the same order, so results
+// are bit-identical to the unfused graph (the logistic function is logisticRow's in both). MLKIT_FUSE=0 turns fusion off (for comparisons).
 
 // FuseEnv is the environment variable that turns elementwise fusion off when set to "0".
 const FuseEnv = "MLKIT_FUSE"
@@ -665,14 +665,7 @@ func unaryRow(op fusedOp, out, x []float32) {
 			out[i] = float32(math.Log(float64(v)))
 		}
 	case fLogistic:
-		for i, v := range x {
-			if v >= 0 {
-				out[i] = float32(1.0 / (1.0 + math.Exp(-float64(v))))
-			} else {
-				ex := math.Exp(float64(v))
-				out[i] = float32(ex / (1.0 + ex))
-			}
-		}
+		logisticRow(out, x)
 	case fTanh:
 		for i, v := range x {
 			out[i] = float32(math.Tanh(float64(v)))

@@ -40,3 +40,6 @@ func kernel8x32avx512T(k int, a *float32, ldk int, b *float32, ldb int, c *float
 func transpose8x8AVX(dst *float32, ldd int, src *float32, lds int) {
 	panic("purego: transpose8x8AVX is only available on amd64")
 }
+
+// logisticAVX is only implemented in assembly on amd64.
+func logisticAVX(out, x *float32, n int) { panic("purego: logisticAVX is only available on amd64") }
