@@ -5,6 +5,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -114,6 +115,21 @@ func snapshot(t *testing.T, ctx *context.Context) map[string][]float32 {
 	return out
 }
 
+// snapshotAfterPrepare makes e's prepare step also record every model variable as the run starts (in the
+// returned map, filled when e fits).
+func snapshotAfterPrepare(t *testing.T, e *engine) map[string][]float32 {
+	start := map[string][]float32{}
+	prepare := e.prepare
+	e.prepare = func(ctx *context.Context, fresh bool) error {
+		if err := prepare(ctx, fresh); err != nil {
+			return err
+		}
+		maps.Copy(start, snapshot(t, ctx))
+		return nil
+	}
+	return start
+}
+
 func maxAbsDiff(a, b []float32) float64 {
 	m := 0.0
 	for i := range a {
@@ -145,15 +161,7 @@ func TestFineTuneStartsFromWeightsFreezesAndScalesLR(t *testing.T) {
 	if h := frozen.History; len(h) != 30 || !(h[len(h)-1].TrainLoss < h[0].TrainLoss) {
 		t.Fatalf("frozen phase: %d epochs, loss %v -> %v", len(h), h[0].TrainLoss, h[len(h)-1].TrainLoss)
 	}
-	var start map[string][]float32
-	prepare := e.prepare
-	e.prepare = func(ctx *context.Context, fresh bool) error {
-		if err := prepare(ctx, fresh); err != nil {
-			return err
-		}
-		start = snapshot(t, ctx)
-		return nil
-	}
+	start := snapshotAfterPrepare(t, e)
 	res, err := e.fit()
 	if err != nil {
 		t.Fatal(err)
@@ -363,15 +371,7 @@ func TestFineTuneBackboneGroupsSpreadLR(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var start map[string][]float32
-	prepare := e.prepare
-	e.prepare = func(ctx *context.Context, fresh bool) error {
-		if err := prepare(ctx, fresh); err != nil {
-			return err
-		}
-		start = snapshot(t, ctx)
-		return nil
-	}
+	start := snapshotAfterPrepare(t, e)
 	res, err := e.fit()
 	if err != nil {
 		t.Fatal(err)

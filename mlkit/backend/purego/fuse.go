@@ -26,7 +26,8 @@ import (
 // so nothing is computed twice (see fuseElementwise).
 //
 // Each operation rounds to float32 exactly as this backend's executors do, in the same order, so results
-// are bit-identical to the unfused graph (the logistic function is logisticRow's in both). MLKIT_FUSE=0 turns fusion off (for comparisons).
+// are bit-identical to the unfused graph (the logistic function is logisticRow's in both). MLKIT_FUSE=0
+// turns fusion off (for comparisons).
 
 // FuseEnv is the environment variable that turns elementwise fusion off when set to "0".
 const FuseEnv = "MLKIT_FUSE"
@@ -108,7 +109,7 @@ type fusedExpr struct {
 // fused programs read in place (for tests).
 var fusedRuns, fusedInstrs, fusedSliceLeaves atomic.Int64
 
-// fusionOn reports whether the Builder fuses (FuseEnv, and simplego's structs as expected).
+// fusionOn reports whether Compile fuses (FuseEnv, and simplego's structs as expected).
 var fusionOn = os.Getenv(FuseEnv) != "0" && installFusion()
 
 // getBufferForShape is simplego's: a pooled buffer of the shape (its contents are not cleared).

@@ -233,22 +233,27 @@ func transposeMatrix(x []float32, rows, cols int) []float32 {
 	}
 	rowBlocks := (rows + 7) / 8
 	parallelChunks(rowBlocks, min(workers, rowBlocks), func(_, b0, b1 int) {
-		for i0 := b0 * 8; i0 < min(b1*8, rows); i0 += 8 {
-			i1 := min(i0+8, rows)
-			for j0 := 0; j0 < cols; j0 += 8 {
-				j1 := min(j0+8, cols)
-				if simdRows && i1-i0 == 8 && j1-j0 == 8 {
-					transpose8x8AVX(&out[j0*rows+i0], rows, &x[i0*cols+j0], cols)
-					continue
-				}
-				for i := i0; i < i1; i++ {
-					row := x[i*cols+j0 : i*cols+j1]
-					for jj, v := range row {
-						out[(j0+jj)*rows+i] = v
-					}
+		transposeRows(out, x, rows, cols, b0*8, min(b1*8, rows))
+	})
+	return out
+}
+
+// transposeRows writes rows [i0, i1) of the row-major [rows][cols] matrix x into out, its [cols][rows]
+// transpose, in 8x8 tiles (transpose8x8AVX where whole; i0 a multiple of 8).
+func transposeRows(out, x []float32, rows, cols, i0, i1 int) {
+	for r0 := i0; r0 < i1; r0 += 8 {
+		r1 := min(r0+8, i1)
+		for j0 := 0; j0 < cols; j0 += 8 {
+			j1 := min(j0+8, cols)
+			if simdRows && r1-r0 == 8 && j1-j0 == 8 {
+				transpose8x8AVX(&out[j0*rows+r0], rows, &x[r0*cols+j0], cols)
+				continue
+			}
+			for i := r0; i < r1; i++ {
+				for jj, v := range x[i*cols+j0 : i*cols+j1] {
+					out[(j0+jj)*rows+i] = v
 				}
 			}
 		}
-	})
-	return out
+	}
 }

@@ -225,25 +225,15 @@ func SIMDKernelInstalled() bool { return simdKernelInstalled }
 func SIMDKernel() string { return simdKernel(activeKernel.Load()).String() }
 
 // transposeBlocks returns a copy of blocks (contiguous blockDim x blockDim blocks, blockDim a multiple of
-// 8) with every block transposed: in 8x8 tiles, so that reads and writes stay within a few cache lines,
-// and split over the cores when there are many blocks (a ResNet50 training step transposes every weight
+// 8) with every block transposed: in 8x8 tiles (transposeRows), so that reads and writes stay within a few
+// cache lines, and split over the cores when there are many blocks (a ResNet50 training step transposes every weight
 // matrix about twice).
 func transposeBlocks(blocks []float32, blockDim int) []float32 {
 	out := make([]float32, len(blocks))
 	bs := blockDim * blockDim
 	n := len(blocks) / bs
 	one := func(b int) {
-		src, dst := blocks[b*bs:(b+1)*bs], out[b*bs:(b+1)*bs]
-		for j0 := 0; j0 < blockDim; j0 += 8 {
-			for k0 := 0; k0 < blockDim; k0 += 8 {
-				for j := j0; j < j0+8; j++ {
-					row := src[j*blockDim+k0 : j*blockDim+k0+8]
-					for kk, v := range row {
-						dst[(k0+kk)*blockDim+j] = v
-					}
-				}
-			}
-		}
+		transposeRows(out[b*bs:(b+1)*bs], blocks[b*bs:(b+1)*bs], blockDim, blockDim, 0, blockDim)
 	}
 	workers := 1
 	if len(blocks) >= 1<<16 {

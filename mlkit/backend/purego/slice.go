@@ -79,47 +79,12 @@ func fastSlice(operand, out []float32, in, outShape shapes.Shape, starts, stride
 	return sliceRows(operand, out, dims, starts, strides, outDims)
 }
 
-// sliceRows copies the slice with output extents outDims.
+// sliceRows copies the slice with output extents outDims (copySliceRows as one region); it returns false,
+// writing nothing, when its contiguous rows would be shorter than 4 elements (no better than simplego's).
 func sliceRows(operand, out []float32, dims, starts, strides, outDims []int) bool {
-	rank := len(dims)
-	inStride := make([]int, rank)
-	s := 1
-	for k := rank - 1; k >= 0; k-- {
-		inStride[k] = s
-		s *= dims[k]
+	if run, _ := sliceRun(dims, starts, strides, outDims, 0); run < 4 {
+		return false
 	}
-	// The row: trailing axes with stride 1 taken whole (start 0, full extent), plus the axis before them
-	// when its stride is 1.
-	rowLen, first := 1, rank
-	for first > 0 && strides[first-1] == 1 && starts[first-1] == 0 && outDims[first-1] == dims[first-1] {
-		first--
-		rowLen *= dims[first]
-	}
-	if first > 0 && strides[first-1] == 1 {
-		first--
-		rowLen *= outDims[first]
-	}
-	if rowLen < 4 {
-		return false // Element by element: no better than simplego's.
-	}
-	base := 0
-	for k := range rank {
-		base += starts[k] * inStride[k]
-	}
-	rows := len(out) / rowLen
-	idx := make([]int, first)
-	off := base
-	for r := range rows {
-		copy(out[r*rowLen:(r+1)*rowLen], operand[off:off+rowLen])
-		for k := first - 1; k >= 0; k-- {
-			idx[k]++
-			off += strides[k] * inStride[k]
-			if idx[k] < outDims[k] {
-				break
-			}
-			off -= idx[k] * strides[k] * inStride[k]
-			idx[k] = 0
-		}
-	}
+	copySliceRows(operand, dims, starts, strides, outDims, 0, out, len(out), 0, len(out), 1, 1)
 	return true
 }

@@ -165,17 +165,7 @@ func copySliceRows(src []float32, srcDims, starts, strides, dims []int, axis int
 		inStride[k] = s
 		s *= srcDims[k]
 	}
-	// The run: trailing axes taken whole with stride 1, plus the axis before them with stride 1, never
-	// above axis (a run stays inside one outer index's region).
-	run, first := 1, rank
-	for first > axis && strides[first-1] == 1 && starts[first-1] == 0 && dims[first-1] == srcDims[first-1] {
-		first--
-		run *= dims[first]
-	}
-	if first > axis && strides[first-1] == 1 {
-		first--
-		run *= dims[first]
-	}
+	run, first := sliceRun(srcDims, starts, strides, dims, axis)
 	base := 0
 	for k := range rank {
 		base += starts[k] * inStride[k]
@@ -207,6 +197,23 @@ func copySliceRows(src []float32, srcDims, starts, strides, dims []int, axis int
 			}
 		}
 	})
+}
+
+// sliceRun returns the longest run of a slice (source dimensions srcDims, starts, strides, extents dims)
+// that is contiguous in the source, as its length and first axis: the trailing axes taken whole with
+// stride 1, plus the axis before them when its stride is 1, never above axis (so that a run stays inside
+// one index of the axes before axis).
+func sliceRun(srcDims, starts, strides, dims []int, axis int) (run, first int) {
+	run, first = 1, len(dims)
+	for first > axis && strides[first-1] == 1 && starts[first-1] == 0 && dims[first-1] == srcDims[first-1] {
+		first--
+		run *= dims[first]
+	}
+	if first > axis && strides[first-1] == 1 {
+		first--
+		run *= dims[first]
+	}
+	return run, first
 }
 
 // sliceParams returns a Slice node's parameters, or nil when its data does not look as expected.
